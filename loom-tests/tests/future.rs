@@ -1,0 +1,145 @@
+//! Races on one future: cancel vs start, cancel vs set_result, a timed wait vs completion,
+//! a callback registration vs completion, and `.await` vs completion.
+#![cfg(concurrent_futures_loom)]
+
+use concurrent_futures::{Error, Future, State};
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+use loom_tests::{assert_outcomes, outcomes, spawn};
+use std::time::Duration;
+
+#[test]
+fn cancel_vs_set_running_or_notify_cancel() {
+    let seen = outcomes(|| {
+        let f = Future::<u8>::new();
+        let g = f.clone();
+        let worker = spawn(move || g.set_running_or_notify_cancel().unwrap());
+        let cancelled = f.cancel();
+        let started = worker.join();
+        assert_ne!(cancelled, started, "exactly one wins");
+        assert_eq!(
+            f.state(),
+            if started {
+                State::Running
+            } else {
+                State::Cancelled
+            }
+        );
+        if started { "started" } else { "cancelled" }
+    });
+    assert_outcomes(seen, ["cancelled", "started"]);
+}
+
+#[test]
+fn cancel_vs_set_result_with_a_blocked_reader() {
+    let seen = outcomes(|| {
+        let f = Future::<u8>::new();
+        let (g, h) = (f.clone(), f.clone());
+        let setter = spawn(move || g.set_result(5).is_ok());
+        let canceller = spawn(move || h.cancel());
+        // The reader blocks without a timeout: a lost wake-up would deadlock the model.
+        let read = f.result().copied();
+        let set = setter.join();
+        let cancelled = canceller.join();
+        assert_ne!(set, cancelled, "exactly one outcome");
+        match read {
+            Ok(v) => {
+                assert!(set);
+                assert_eq!(v, 5);
+                "value"
+            }
+            Err(Error::Cancelled) => {
+                assert!(cancelled);
+                "cancelled"
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    });
+    assert_outcomes(seen, ["cancelled", "value"]);
+}
+
+#[test]
+fn result_timeout_expiring_vs_completion() {
+    // Under loom a timed park yields once and then reports the deadline passed, so both the
+    // wake-up winning and the timeout winning (unlink racing the drain) are explored.
+    let seen = outcomes(|| {
+        let f = Future::<u8>::new();
+        let g = f.clone();
+        let setter = spawn(move || g.set_result(3).unwrap());
+        let r = f.result_timeout(Duration::from_secs(1)).copied();
+        setter.join();
+        assert!(!f.has_waiters(), "the node is off the list either way");
+        assert_eq!(*f.result().unwrap(), 3);
+        match r {
+            Ok(3) => "woken",
+            Err(Error::Timeout {
+                unfinished: 1,
+                total: 1,
+            }) => "timed out",
+            other => panic!("{other:?}"),
+        }
+    });
+    assert_outcomes(seen, ["timed out", "woken"]);
+}
+
+#[test]
+fn add_done_callback_vs_completion_runs_exactly_once() {
+    let seen = outcomes(|| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let f = Future::<u8>::new();
+        let g = f.clone();
+        let r = runs.clone();
+        let adder = spawn(move || {
+            let me = thread::current().id();
+            let ran_here = Arc::new(AtomicUsize::new(0));
+            let rh = ran_here.clone();
+            g.add_done_callback(move |fut| {
+                assert_eq!(*fut.result().unwrap(), 1);
+                r.fetch_add(1, Ordering::SeqCst);
+                if thread::current().id() == me {
+                    rh.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            ran_here.load(Ordering::SeqCst) == 1
+        });
+        f.set_result(1).unwrap();
+        let in_adder = adder.join();
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "exactly once");
+        if in_adder {
+            "ran at once in the adder"
+        } else {
+            "ran in the completer"
+        }
+    });
+    assert_outcomes(seen, ["ran at once in the adder", "ran in the completer"]);
+}
+
+#[test]
+fn await_vs_completion() {
+    let seen = outcomes(|| {
+        let f = Future::<u8>::new();
+        let g = f.clone();
+        let setter = spawn(move || g.set_result(9).unwrap());
+        let polls = std::cell::Cell::new(0);
+        let v = loom::future::block_on(async {
+            let mut fut = std::pin::pin!(std::future::IntoFuture::into_future(&f));
+            std::future::poll_fn(|cx| {
+                polls.set(polls.get() + 1);
+                fut.as_mut().poll(cx)
+            })
+            .await
+        })
+        .copied()
+        .unwrap();
+        setter.join();
+        assert_eq!(v, 9);
+        assert!(!f.has_waiters());
+        if polls.get() == 1 {
+            "ready at once"
+        } else {
+            "woken"
+        }
+    });
+    assert_outcomes(seen, ["ready at once", "woken"]);
+}

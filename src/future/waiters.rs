@@ -1,0 +1,477 @@
+//! The intrusive waiter list of a future, and the [`Group`] a blocked thread waits on.
+//!
+//! A [`Node`] belongs to whoever waits: a thread in `result()` (a one-node group on its
+//! stack), a `wait()` call (one node per pending future, in one allocation, all pointing at
+//! one group), an `as_completed` iterator (likewise, its group collecting completions in
+//! order), or an `.await` (the node lives in the pinned Rust future and carries a `Waker`).
+//!
+//! The protocol (it follows tokio's `Notify::notify_waiters`; the numbers refer to the rules
+//! in `future/mod.rs`):
+//!
+//! * A node is linked under the word's lock bit, and only while the future is not terminal
+//!   (rule 3: the same CAS takes the lock and sets `HAS_WAITERS`).
+//! * The completer, holding the lock, pops each node, sets its `notified` flag and takes
+//!   from it all it needs to wake its owner (a `Thread` clone or the `Waker`). After the
+//!   lock is released it never touches the node again; the wake-ups run outside the lock, in
+//!   batches of [`BATCH`] (rule 5).
+//! * The owner unlinks its own node under the lock unless `notified` is set; once `notified`
+//!   is seen (Acquire) the node is free to reuse or drop (rule 6).
+
+use std::marker::PhantomPinned;
+use std::ptr;
+use std::task::Waker;
+use std::time::Instant;
+
+use super::state::{HAS_CALLBACKS, HAS_WAITERS, Snapshot, StateWord};
+use crate::sync::{
+    AtomicBool, AtomicPtr, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, park,
+    park_until, spin_loop,
+};
+
+/// How many wake-ups are collected under the lock before it is released to run them.
+const BATCH: usize = 32;
+
+/// Spin rounds before a waiter parks: about a microsecond of `spin_loop` on these machines.
+/// Waking a parked thread costs 2–70 µs, so a result that arrives within the spin is much
+/// cheaper to catch spinning.
+#[cfg(not(concurrent_futures_loom))]
+const SPIN_ROUNDS: u32 = 64;
+#[cfg(concurrent_futures_loom)]
+const SPIN_ROUNDS: u32 = 0;
+
+/// The part of a future every waiter sees, whatever its output type: the state word and the
+/// head of the waiter list. It is the first field of every future allocation (`repr(C)`).
+#[repr(C)]
+pub struct Header {
+    pub(crate) state: StateWord,
+    /// Head of the doubly linked waiter list; guarded by `WAITERS_LOCKED`.
+    head: UnsafeCell<*const Node>,
+    pub(crate) vtable: &'static Vtable,
+}
+
+/// Type-specific operations on a future allocation, reached from its [`Header`].
+pub(crate) struct Vtable {
+    /// Frees the allocation and drops what it holds.
+    pub(crate) dealloc: unsafe fn(ptr::NonNull<Header>),
+}
+
+// SAFETY: the list head is only touched under the lock bit of `state`; every other field is
+// atomic or immutable.
+unsafe impl Send for Header {}
+// SAFETY: as above.
+unsafe impl Sync for Header {}
+
+/// What a completer must do for a node's owner once the lock is released.
+enum Wake {
+    Thread(Thread),
+    Waker(Waker),
+}
+
+impl Wake {
+    fn run(self) {
+        match self {
+            Wake::Thread(t) => t.unpark(),
+            Wake::Waker(w) => w.wake(),
+        }
+    }
+}
+
+/// Who a node wakes.
+pub(crate) enum Target {
+    /// A group of nodes with one blocked owner thread.
+    Group(*const Group),
+    /// An `.await`: the task's waker (None until the first poll that links the node).
+    Waker(Option<Waker>),
+}
+
+/// One waiter on one future. Lives on the owner's stack or in memory the owner holds; it must
+/// not move while linked (`!Unpin`).
+pub(crate) struct Node {
+    prev: UnsafeCell<*const Node>,
+    next: UnsafeCell<*const Node>,
+    /// Set (Release) by the completer under the lock when it takes the node off the list.
+    notified: AtomicBool,
+    /// Guarded by the lock while linked; the owner's alone otherwise.
+    target: UnsafeCell<Target>,
+    /// Next node on the group's completion stack (`as_completed`).
+    done_next: UnsafeCell<*const Node>,
+    /// Position of the awaited future in the owner's list.
+    pub(crate) index: usize,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the raw pointers are only followed under the future's lock bit or by the owner
+// (rule 6); `Target::Waker` is Send, and `Target::Group` points at a `Group` that is Sync.
+unsafe impl Send for Node {}
+// SAFETY: as above.
+unsafe impl Sync for Node {}
+
+impl Node {
+    pub(crate) fn new(target: Target, index: usize) -> Self {
+        Node {
+            prev: UnsafeCell::new(ptr::null()),
+            next: UnsafeCell::new(ptr::null()),
+            notified: AtomicBool::new(false),
+            target: UnsafeCell::new(target),
+            done_next: UnsafeCell::new(ptr::null()),
+            index,
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// `true` once the completer has taken this node off its list (rule 6).
+    #[inline]
+    pub(crate) fn is_notified(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+}
+
+/// Outcome of [`Header::link`].
+#[must_use]
+pub(crate) enum Link {
+    /// The node is on the list; its owner must [`Header::unlink`] it before it moves or drops.
+    Linked,
+    /// The future is already terminal; the node was not linked.
+    Terminal(Snapshot),
+}
+
+impl Header {
+    pub(crate) fn new(vtable: &'static Vtable) -> Self {
+        Header {
+            state: StateWord::new_pending(),
+            head: UnsafeCell::new(ptr::null()),
+            vtable,
+        }
+    }
+
+    /// Links `node` unless the future is terminal.
+    ///
+    /// # Safety
+    ///
+    /// `node` is not linked anywhere, and stays valid and unmoved until it is unlinked by
+    /// [`Header::unlink`] or seen notified.
+    pub(crate) unsafe fn link(&self, node: &Node) -> Link {
+        match self.state.lock_for_listen(HAS_WAITERS) {
+            super::state::LockForListen::Terminal(s) => Link::Terminal(s),
+            super::state::LockForListen::Locked => {
+                // SAFETY: we hold the lock bit, which guards `head` and every linked node's
+                // links; `node` is unlinked (caller's promise).
+                unsafe { self.push_front_locked(node) };
+                self.state.unlock(0);
+                Link::Linked
+            }
+        }
+    }
+
+    /// # Safety
+    /// The lock bit is held and `node` is on no list.
+    unsafe fn push_front_locked(&self, node: &Node) {
+        let node_ptr: *const Node = node;
+        // SAFETY: the lock bit (held) guards `head` and the links of every linked node; `old`,
+        // if any, is linked and so valid (rule 6); `node` is on no list.
+        unsafe {
+            let old = get(&self.head);
+            set(&node.prev, ptr::null());
+            set(&node.next, old);
+            if !old.is_null() {
+                set(&(*old).prev, node_ptr);
+            }
+            set(&self.head, node_ptr);
+        }
+    }
+
+    /// # Safety
+    /// The lock bit is held and `node` is on this future's list.
+    unsafe fn remove_locked(&self, node: &Node) {
+        // SAFETY: the lock bit (held) guards `head` and all links; `node` and its neighbours
+        // are linked, so valid (rule 6).
+        unsafe {
+            let prev = get(&node.prev);
+            let next = get(&node.next);
+            if prev.is_null() {
+                set(&self.head, next);
+            } else {
+                set(&(*prev).next, next);
+            }
+            if !next.is_null() {
+                set(&(*next).prev, prev);
+            }
+        }
+    }
+
+    /// # Safety
+    /// The lock bit is held.
+    unsafe fn is_empty_locked(&self) -> bool {
+        // SAFETY: the lock bit (held) guards `head`.
+        unsafe { get(&self.head) }.is_null()
+    }
+
+    /// Takes `node` off the list if the completer has not already done so. After this
+    /// returns, nobody else touches `node`.
+    ///
+    /// # Safety
+    /// `node` was linked to this future by [`Header::link`].
+    pub(crate) unsafe fn unlink(&self, node: &Node) {
+        if node.is_notified() {
+            return; // rule 6: the completer is done with it
+        }
+        self.state.lock();
+        // ORDERING: Relaxed, because `notified` is only ever set under this lock, which we hold.
+        if !node.notified.load(Ordering::Relaxed) {
+            // SAFETY: lock held; not notified, so still on our list.
+            unsafe { self.remove_locked(node) };
+        }
+        // SAFETY: lock held.
+        let empty = unsafe { self.is_empty_locked() };
+        self.state.unlock(if empty { HAS_WAITERS } else { 0 });
+    }
+
+    /// Re-registers the waker of an `.await` node. Returns `false` when the node was already
+    /// notified (the future is terminal).
+    ///
+    /// # Safety
+    /// `node` was linked to this future with a `Target::Waker`.
+    pub(crate) unsafe fn update_waker(&self, node: &Node, waker: &Waker) -> bool {
+        if node.is_notified() {
+            return false;
+        }
+        self.state.lock();
+        let linked = !node.notified.load(Ordering::Relaxed);
+        if linked {
+            // SAFETY: the lock (held) guards the target of a linked node.
+            unsafe {
+                node.target.with_mut(|t| match &mut *t {
+                    Target::Waker(slot) => match slot {
+                        Some(w) if w.will_wake(waker) => {}
+                        _ => *slot = Some(waker.clone()),
+                    },
+                    Target::Group(_) => unreachable!("update_waker on a group node"),
+                })
+            }
+        }
+        self.state.unlock(0);
+        linked
+    }
+
+    /// Sets the waker of a node that is not yet linked.
+    pub(crate) fn set_waker(node: &Node, waker: &Waker) {
+        // SAFETY: the node is not linked, so its owner (the caller) has it alone.
+        unsafe { set(&node.target, Target::Waker(Some(waker.clone()))) };
+    }
+
+    /// Wakes every waiter after a terminal transition, then releases the lock clearing both
+    /// listener flags. Called with the lock held (`locked` is the word as locked, carrying the
+    /// terminal outcome).
+    ///
+    /// # Safety
+    /// The caller holds the lock bit and the lifecycle in `locked` is terminal.
+    pub(crate) unsafe fn drain_locked(&self, locked: Snapshot) {
+        debug_assert!(locked.is_terminal() && locked.is_locked());
+        let mut batch: [Option<Wake>; BATCH] = Default::default();
+        loop {
+            let mut n = 0;
+            while n < BATCH {
+                // SAFETY: lock held; it guards `head`.
+                let head = unsafe { get(&self.head) };
+                if head.is_null() {
+                    break;
+                }
+                // SAFETY: a linked node is valid while we hold the lock (rule 6).
+                let node = unsafe { &*head };
+                // SAFETY: lock held, `node` is on this list.
+                unsafe { self.remove_locked(node) };
+                // SAFETY: the lock (held) guards the target of a linked node, and a group
+                // outlives its linked nodes (rule 6).
+                let wake = unsafe {
+                    node.target.with_mut(|t| match &mut *t {
+                        Target::Waker(w) => w.take().map(Wake::Waker),
+                        Target::Group(g) => (**g).on_complete(node, locked),
+                    })
+                };
+                // ORDERING: Release, so the owner that sees `notified` also sees everything
+                // this completer did to the node and its group. Last touch of the node.
+                node.notified.store(true, Ordering::Release);
+                batch[n] = wake;
+                n += 1;
+            }
+            // SAFETY: lock held.
+            let empty = unsafe { self.is_empty_locked() };
+            // Terminal: nothing new can be linked or registered (rule 3), so the list only
+            // shrinks and the flags can go once it is empty.
+            self.state.unlock(if empty {
+                HAS_WAITERS | HAS_CALLBACKS
+            } else {
+                0
+            });
+            for w in batch.iter_mut().take(n) {
+                if let Some(w) = w.take() {
+                    w.run();
+                }
+            }
+            if empty {
+                return;
+            }
+            self.state.lock();
+        }
+    }
+}
+
+/// Reads a cell.
+///
+/// # Safety
+/// No other thread writes the cell concurrently (the caller holds the lock that guards it,
+/// or otherwise has it alone).
+#[inline(always)]
+unsafe fn get<T: Copy>(cell: &UnsafeCell<T>) -> T {
+    // SAFETY: no concurrent writer, by the caller's contract.
+    cell.with(|p| unsafe { *p })
+}
+
+/// Writes a cell.
+///
+/// # Safety
+/// No other thread accesses the cell concurrently (as for [`get`]).
+#[inline(always)]
+unsafe fn set<T>(cell: &UnsafeCell<T>, value: T) {
+    // SAFETY: exclusive access, by the caller's contract.
+    cell.with_mut(|p| unsafe { *p = value });
+}
+
+/// What a group is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Fire on the first completion (also `result()`'s one-node group).
+    FirstCompleted,
+    /// Fire on the first exception, or when all have completed.
+    FirstException,
+    /// Fire when all have completed.
+    AllCompleted,
+    /// Collect every completion in order on the done stack (`as_completed`).
+    EachCompletion,
+}
+
+/// One blocked owner waiting on many nodes. Each completion costs O(1) here: a counter
+/// decrement or a stack push, and an unpark only when the owner's condition is met.
+pub(crate) struct Group {
+    thread: Thread,
+    mode: Mode,
+    /// Completions still needed before `AllCompleted`/`FirstException` fire.
+    remaining: AtomicUsize,
+    fired: AtomicBool,
+    /// `EachCompletion`: nodes in reverse completion order, linked through `done_next`.
+    done: AtomicPtr<Node>,
+}
+
+impl Group {
+    /// A group owned by the current thread, waiting for `pending` completions.
+    pub(crate) fn new(mode: Mode, pending: usize) -> Self {
+        Group {
+            thread: current_thread(),
+            mode,
+            remaining: AtomicUsize::new(pending),
+            fired: AtomicBool::new(false),
+            done: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Records that `node`'s future reached the terminal `outcome`. Called by the completer
+    /// under that future's lock, or by the owner for a node that found its future already
+    /// terminal. Returns the wake-up to run when the owner should look.
+    fn on_complete(&self, node: &Node, outcome: Snapshot) -> Option<Wake> {
+        let fire = match self.mode {
+            Mode::FirstCompleted => true,
+            Mode::FirstException => {
+                outcome.has_exception() || self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            }
+            Mode::AllCompleted => self.remaining.fetch_sub(1, Ordering::AcqRel) == 1,
+            Mode::EachCompletion => {
+                let node_ptr = node as *const Node as *mut Node;
+                let mut head = self.done.load(Ordering::Relaxed);
+                loop {
+                    // SAFETY: the node is off every list and not yet notified, so only this
+                    // completer writes it; the owner reads `done_next` after popping it
+                    // (Acquire swap in `take_done`).
+                    unsafe { set(&node.done_next, head as *const Node) };
+                    // ORDERING: Release publishes `done_next`; the owner's swap is Acquire.
+                    match self.done.compare_exchange_weak(
+                        head,
+                        node_ptr,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(actual) => head = actual,
+                    }
+                }
+                return Some(Wake::Thread(self.thread.clone()));
+            }
+        };
+        // ORDERING: AcqRel swap: Release publishes the counters to the owner; only the first
+        // firing completer unparks.
+        if fire && !self.fired.swap(true, Ordering::AcqRel) {
+            Some(Wake::Thread(self.thread.clone()))
+        } else {
+            None
+        }
+    }
+
+    /// The owner's version of a completion, for a node whose future was already terminal
+    /// when it tried to link. Nothing to wake: the owner is the caller.
+    pub(crate) fn complete_unlinked(&self, node: &Node, outcome: Snapshot) {
+        drop(self.on_complete(node, outcome));
+        node.notified.store(true, Ordering::Relaxed);
+    }
+
+    /// `true` once the owner's condition is met.
+    #[inline]
+    pub(crate) fn fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    /// `true` when the done stack holds a completion (`EachCompletion`).
+    #[inline]
+    pub(crate) fn has_done(&self) -> bool {
+        !self.done.load(Ordering::Acquire).is_null()
+    }
+
+    /// Pops every node on the done stack, oldest first, into `out` as node indices.
+    pub(crate) fn take_done(&self, out: &mut Vec<usize>) -> usize {
+        // ORDERING: Acquire pairs with the completers' Release pushes (`done_next` writes).
+        let mut p = self.done.swap(ptr::null_mut(), Ordering::Acquire) as *const Node;
+        let start = out.len();
+        while !p.is_null() {
+            // SAFETY: nodes on the stack are the owner's (notified or about to be, and never
+            // freed before the owner drops them); `done_next` was published by the push.
+            let node = unsafe { &*p };
+            out.push(node.index);
+            // SAFETY: written before the push that published this node, never again.
+            p = unsafe { get(&node.done_next) };
+        }
+        out[start..].reverse();
+        out.len() - start
+    }
+
+    /// Blocks the owner until `ready()` holds or `deadline` passes (`None`: no deadline).
+    /// Spins about a microsecond before parking. Returns `ready()`'s last answer.
+    pub(crate) fn block(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+        for _ in 0..SPIN_ROUNDS {
+            if ready() {
+                return true;
+            }
+            spin_loop();
+        }
+        loop {
+            if ready() {
+                return true;
+            }
+            match deadline {
+                None => park(),
+                Some(d) => {
+                    if park_until(d) {
+                        return ready();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Python's [`concurrent.futures`](https://docs.python.org/3/library/concurrent.futures.html)
+//! for Rust: [`Future`], [`wait`] and [`as_completed`], built on one packed atomic word per
+//! future and an intrusive list of waiters.
+//!
+//! A [`Future<T>`] is the eventual outcome of a computation: a value, an [`Exception`] the
+//! task raised, or a cancellation. Any number of threads can block on it
+//! ([`Future::result`], with a `_timeout` twin), `.await` it in any async runtime, register
+//! done-callbacks, or wait on many futures at once with [`wait`] and [`as_completed`].
+//!
+//! ```
+//! use concurrent_futures::{Future, ReturnWhen, as_completed, wait};
+//! use std::thread;
+//!
+//! // Executors make futures; here plain threads complete them, as Python's own tests do.
+//! let futures: Vec<Future<u64>> = (0..4).map(|_| Future::new()).collect();
+//! let workers: Vec<_> = futures
+//!     .iter()
+//!     .cloned()
+//!     .enumerate()
+//!     .map(|(i, f)| {
+//!         thread::spawn(move || {
+//!             if f.set_running_or_notify_cancel().unwrap() {
+//!                 f.set_result(i as u64 * 10).unwrap();
+//!             }
+//!         })
+//!     })
+//!     .collect();
+//!
+//! let first = wait(&futures, ReturnWhen::FirstCompleted);
+//! assert!(!first.done.is_empty());
+//!
+//! let total: u64 = as_completed(&futures).map(|f| *f.unwrap().result().unwrap()).sum();
+//! assert_eq!(total, 60);
+//! for w in workers {
+//!     w.join().unwrap();
+//! }
+//! ```
+//!
+//! # Guarantees
+//!
+//! * **Happens-before.** Everything the completing thread did before `set_result` (or
+//!   `set_exception`, or `cancel`) is visible to every thread that sees the future done:
+//!   through `result`, `done`, `wait`, `as_completed`, `.await` or a callback.
+//! * **No lost wake-up.** A waiter either sees the outcome when it registers, or is on the
+//!   list the completer drains; `docs/state-machine.md` gives the argument and `loom-tests/`
+//!   checks it.
+//! * **Cancel is terminal.** A cancelled future wakes every waiter at once, unlike CPython,
+//!   where `wait` and `as_completed` hang on it (gh-92001, gh-109934, gh-87893).
+//! * **Callbacks run exactly once**, in registration order; a panicking one is logged
+//!   (target `concurrent_futures`) and the rest still run.
+//!
+//! `docs/api.md` maps every Python name to its Rust item and lists each deliberate
+//! difference.
+
+#![warn(missing_docs)]
+
+mod as_completed;
+mod error;
+mod future;
+mod sync;
+mod wait;
+
+pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
+pub use error::{BrokenKind, Error, Exception, InvalidStateError, SubmitError};
+pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
+pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};

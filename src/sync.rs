@@ -1,0 +1,100 @@
+//! The std/loom facade: the only module that names `std::sync` or `loom`.
+//!
+//! Every atomic, cell, thread handle and park call the protocol uses comes from here, so the
+//! same code runs on std and under loom's model checker (`--cfg concurrent_futures_loom`).
+//! The std side gets loom-shaped shims (`UnsafeCell::with`/`with_mut`) the way tokio's
+//! `loom/std/unsafe_cell.rs` does.
+//!
+//! Loom has no clock. A timed park is modelled as one yield followed by "the deadline has
+//! passed" ([`park_until`] returns `true`), which makes every timed wait explore both the
+//! wake-up arriving first and the timeout winning (oneshot's `src/thread.rs` does the same).
+
+#![allow(dead_code)] // not every shim is used by both configurations
+
+pub(crate) use self::imp::*;
+
+/// `Arc` for immutable shared data that carries no protocol (exception payloads). It is std's
+/// even under loom: loom has nothing to check in it and its `Arc` cannot hold unsized types.
+pub(crate) use std::sync::Arc;
+
+#[cfg(not(concurrent_futures_loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+    pub(crate) use std::thread::{Thread, current as current_thread};
+    use std::time::Instant;
+
+    /// `std::cell::UnsafeCell` with loom's closure-based accessors.
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// One step of a spin-wait on a word another thread will change shortly.
+    #[inline(always)]
+    pub(crate) fn spin_loop() {
+        std::hint::spin_loop();
+    }
+
+    /// Parks the current thread until unparked (or spuriously woken).
+    #[inline]
+    pub(crate) fn park() {
+        std::thread::park();
+    }
+
+    /// Parks until unparked, spuriously woken, or `deadline` passes. Returns `true` when the
+    /// deadline has passed, so the caller stops waiting.
+    #[inline]
+    pub(crate) fn park_until(deadline: Instant) -> bool {
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::park_timeout(deadline - now);
+        Instant::now() >= deadline
+    }
+}
+
+#[cfg(concurrent_futures_loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+    pub(crate) use loom::thread::{Thread, current as current_thread};
+    use std::time::Instant;
+
+    /// Under loom a spin step must yield, or the model never lets the other thread run.
+    #[inline(always)]
+    pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    pub(crate) fn park() {
+        loom::thread::park();
+    }
+
+    /// Loom has no timed park: yield once, then report the deadline as passed.
+    pub(crate) fn park_until(_deadline: Instant) -> bool {
+        loom::thread::yield_now();
+        true
+    }
+}
