@@ -655,6 +655,22 @@ fn values_are_dropped_exactly_once_in_every_ending() {
 }
 
 #[test]
+fn a_long_list_of_unrun_callbacks_drops_without_recursion() {
+    let f = Future::<u8>::new();
+    let captured = Arc::new(());
+    for _ in 0..200_000 {
+        let c = captured.clone();
+        f.add_done_callback(move |_| drop(c));
+    }
+    drop(f); // would overflow the test thread's stack if the list dropped recursively
+    assert_eq!(
+        Arc::strong_count(&captured),
+        1,
+        "every callback was dropped"
+    );
+}
+
+#[test]
 fn identity_equality_and_hash() {
     let a = Future::<u8>::new();
     let b = Future::<u8>::new();

@@ -104,6 +104,20 @@ impl<T> Inner<T> {
     }
 }
 
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        // Unrun callbacks of a future dropped while pending: unlink them one by one, so a
+        // long list does not drop recursively through `next` (and overflow the stack).
+        let mut list = self.callbacks.with_mut(|h| {
+            // SAFETY: `&mut self`: the last reference is gone, nobody else can touch the list.
+            unsafe { (*h).take() }
+        });
+        while let Some(mut node) = list {
+            list = node.next.take();
+        }
+    }
+}
+
 /// A handle to the eventual outcome of a computation: Python's `concurrent.futures.Future`.
 ///
 /// Cloning makes another handle to the same future; equality and hashing are by identity.
