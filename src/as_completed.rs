@@ -159,6 +159,15 @@ impl<'a, F: Waitable + ?Sized + 'a> AsCompleted<'a, F> {
         }
     }
 
+    /// Runs one still-pending task of the current worker's own pool here (pool rule 3).
+    fn run_one_inline(&self) -> bool {
+        crate::thread_pool::current_pool() != 0
+            && self.pending.iter().any(|&fi| {
+                // SAFETY: `futures[fi]` is a borrowed handle.
+                unsafe { self.futures[fi].header().try_run_inline() }
+            })
+    }
+
     /// How many futures have not been yielded yet because they have not completed.
     pub fn unfinished(&self) -> usize {
         self.unfinished
@@ -187,6 +196,10 @@ impl<'a, F: Waitable + ?Sized + 'a> Iterator for AsCompleted<'a, F> {
                 return None;
             }
             if self.collect() > 0 {
+                continue;
+            }
+            // A worker waiting on tasks of its own pool runs one rather than deadlock.
+            if self.run_one_inline() {
                 continue;
             }
             let group = &*self.group;

@@ -56,11 +56,15 @@
 
 mod as_completed;
 mod error;
+mod executor;
 mod future;
 mod sync;
+mod thread_pool;
 mod wait;
 
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
 pub use error::{BrokenKind, Error, Exception, InvalidStateError, SubmitError};
+pub use executor::{Executor, Map, MapOptions};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
+pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};

@@ -17,10 +17,34 @@ pub(crate) use self::imp::*;
 /// even under loom: loom has nothing to check in it and its `Arc` cannot hold unsized types.
 pub(crate) use std::sync::Arc;
 
+/// Process-wide counters and one-time cells that carry no protocol (a pool's name counter,
+/// a broken pool's reason); std's even under loom, whose atomics cannot be `static`.
+pub(crate) use std::sync::OnceLock;
+pub(crate) use std::sync::atomic::AtomicUsize as StaticAtomicUsize;
+
 #[cfg(not(concurrent_futures_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
-    pub(crate) use std::thread::{Thread, current as current_thread};
+    pub(crate) use std::sync::{Mutex, MutexGuard};
+    pub(crate) use std::thread::{JoinHandle, Thread, current as current_thread, yield_now};
+    pub(crate) use std::thread_local;
+
+    /// The pool's task queue: crossbeam's lock-free unbounded MPMC queue.
+    pub(crate) type Injector<T> = crossbeam_queue::SegQueue<T>;
+
+    /// Starts a named thread; the OS may refuse.
+    pub(crate) fn spawn_named<F: FnOnce() + Send + 'static>(
+        name: String,
+        f: F,
+    ) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name(name).spawn(f)
+    }
+
+    /// Locks a mutex whose data stays consistent across a panic (every critical section
+    /// here is a few pointer or counter updates that cannot unwind halfway).
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
     use std::time::Instant;
 
     /// `std::cell::UnsafeCell` with loom's closure-based accessors.
@@ -79,7 +103,39 @@ mod imp {
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
-    pub(crate) use loom::thread::{Thread, current as current_thread};
+    pub(crate) use loom::sync::{Mutex, MutexGuard};
+    pub(crate) use loom::thread::{JoinHandle, Thread, current as current_thread, yield_now};
+    pub(crate) use loom::thread_local;
+
+    /// Loom cannot see inside crossbeam's queue (it uses std atomics), so under loom the
+    /// injector is a mutex around a deque with the same three operations.
+    pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
+
+    impl<T> Injector<T> {
+        pub(crate) fn new() -> Self {
+            Injector(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+        }
+        pub(crate) fn push(&self, t: T) {
+            self.0.lock().unwrap().push_back(t);
+        }
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.0.lock().unwrap().pop_front()
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.lock().unwrap().is_empty()
+        }
+    }
+
+    pub(crate) fn spawn_named<F: FnOnce() + Send + 'static>(
+        _name: String,
+        f: F,
+    ) -> std::io::Result<JoinHandle<()>> {
+        Ok(loom::thread::spawn(f))
+    }
+
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap()
+    }
     use std::time::Instant;
 
     /// Under loom a spin step must yield, or the model never lets the other thread run.

@@ -154,6 +154,14 @@ where
             break; // e.g. FirstCompleted and this one was already done: stop linking
         }
     }
+    // A worker waiting on tasks of its own pool runs them rather than deadlock (pool rule 3).
+    for f in not_done.iter().take(linked) {
+        if group.fired() {
+            break;
+        }
+        // SAFETY: `f` is a borrowed handle.
+        unsafe { f.header().try_run_inline() };
+    }
     group.block(deadline, || group.fired());
     for (f, node) in not_done.iter().zip(nodes.iter()).take(linked) {
         // SAFETY: linked above (or marked notified, which `unlink` skips).

@@ -31,10 +31,16 @@
 //!    when the word counts one user handle (its own) after FINISHED; no other handle exists
 //!    that could hold a `&T`, and an executor's own reference (`TASK_REF`) never reads the
 //!    slot after publishing.
+//! 8. **An executor's task has one runner.** While an executor holds its reference
+//!    (`TASK_REF`), the public `set_running_or_notify_cancel`, `set_result` and
+//!    `set_exception` refuse, so the worker (or a waiting worker of the same pool, helping)
+//!    that wins PENDING → RUNNING is the only writer of the slot and publishes with one
+//!    `fetch_add`.
 
 mod awaiting;
 pub(crate) mod slot;
 pub(crate) mod state;
+pub(crate) mod task;
 pub(crate) mod waiters;
 
 #[cfg(all(test, concurrent_futures_loom))]
@@ -93,7 +99,22 @@ pub(crate) struct Inner<T> {
 impl<T> Inner<T> {
     const VTABLE: Vtable = Vtable {
         dealloc: Self::dealloc,
+        run: task::bare::run,
+        run_inline: task::bare::run_inline,
+        cancel_queued: task::bare::cancel_queued,
+        fail_queued: task::bare::fail_queued,
     };
+
+    /// The future part of an executor task (`task.rs`).
+    fn new_task(vtable: &'static Vtable) -> Self {
+        let mut header = Header::new(vtable);
+        header.state = state::StateWord::new_task();
+        Inner {
+            header,
+            callbacks: UnsafeCell::new(None),
+            slot: Slot::new(),
+        }
+    }
 
     /// # Safety
     /// `header` is the header of a `Box<Inner<T>>` that nothing references any more.
@@ -253,6 +274,10 @@ impl<T> Future<T> {
     #[cold]
     fn wait_terminal_slow(&self, deadline: Option<Instant>) -> Snapshot {
         let header = self.header();
+        // SAFETY: `self` is a handle.
+        if unsafe { header.try_run_inline() } {
+            return header.state.load();
+        }
         let group = Group::new(Mode::FirstCompleted, 1);
         let node = Node::new(Target::Group(&group), 0);
         // SAFETY: `node` is fresh, lives on this frame and does not move; it is unlinked
@@ -379,6 +404,23 @@ impl<T> Future<T> {
         }
     }
 
+    /// The value of a terminal future whose only other references are an executor's and,
+    /// for an instant after it publishes, its runner's: waits out that instant (no user code
+    /// runs in it when nobody registered a callback) and moves the value. For `Map`, whose
+    /// futures never leave it.
+    pub(crate) fn take_sole(self) -> Result<T, Error> {
+        let mut fut = self;
+        loop {
+            match fut.try_into_result() {
+                Ok(r) => return r,
+                Err(f) => {
+                    fut = f;
+                    crate::sync::spin_loop();
+                }
+            }
+        }
+    }
+
     // ===== callbacks =====
 
     /// Calls `f(&future)` once the future is done: at once, in this thread, if it already is;
@@ -421,7 +463,7 @@ impl<T> Future<T> {
     /// After a terminal transition whose previous word had listeners: wakes the waiters,
     /// then runs the callbacks (rule 5).
     #[cold]
-    fn notify_listeners(&self) {
+    pub(crate) fn notify_listeners(&self) {
         let header = self.header();
         let locked = header.state.lock();
         // SAFETY: the lock bit guards the callback list.
@@ -453,7 +495,7 @@ impl<T> Future<T> {
     /// assert!(fut.set_running_or_notify_cancel().is_err());
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
-        match self.header().state.transition_to_running() {
+        match self.header().state.transition_to_running(true) {
             TransitionToRunning::Running => Ok(true),
             TransitionToRunning::Cancelled => Ok(false),
             TransitionToRunning::Invalid(s) => Err(self.invalid_state(s)),
@@ -474,7 +516,7 @@ impl<T> Future<T> {
 
     fn complete(&self, outcome: Outcome<T>) -> Result<(), InvalidStateError> {
         let header = self.header();
-        match header.state.transition_to_completing() {
+        match header.state.transition_to_completing(state::Claim::Public) {
             TransitionToCompleting::Claimed => {}
             TransitionToCompleting::Invalid(s) if s.lifecycle() == COMPLETING => {
                 // Another setter holds the claim and is writing its outcome: report the state
@@ -497,6 +539,15 @@ impl<T> Future<T> {
     }
 
     fn invalid_state(&self, s: Snapshot) -> InvalidStateError {
+        if s.has_task_ref() && !s.is_terminal() {
+            return InvalidStateError::new(
+                s.state(),
+                format!(
+                    "{} belongs to an executor, which alone starts it and sets its outcome",
+                    self.repr(s)
+                ),
+            );
+        }
         InvalidStateError::new(s.state(), self.repr(s))
     }
 

@@ -155,6 +155,15 @@ pub(crate) enum TransitionToRunning {
     Invalid(Snapshot),
 }
 
+/// Who claims the right to write the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// `set_result` / `set_exception`.
+    Public,
+    /// The executor, for a task still in its queue.
+    Queued,
+}
+
 /// What a setter must do after trying to claim the right to write the result.
 #[must_use]
 #[derive(Debug)]
@@ -183,6 +192,12 @@ impl StateWord {
     /// A new word: PENDING with one user handle.
     pub(crate) fn new_pending() -> Self {
         StateWord(AtomicUsize::new(PENDING | REF_ONE))
+    }
+
+    /// A new executor task: PENDING, one user handle (the one `submit` returns) and the
+    /// executor's own reference.
+    pub(crate) fn new_task() -> Self {
+        StateWord(AtomicUsize::new(PENDING | REF_ONE | TASK_REF))
     }
 
     /// One load. ORDERING: Acquire, so that a FINISHED seen here makes the slot written before
@@ -226,8 +241,11 @@ impl StateWord {
         }
     }
 
-    pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
+    /// The executor's (or a test's) start. `public` refuses on a future an executor still
+    /// owns (`TASK_REF`), whose runner alone may start it (rule 8).
+    pub(crate) fn transition_to_running(&self, public: bool) -> TransitionToRunning {
         let res = self.fetch_update_action(|s| match s.lifecycle() {
+            _ if public && s.has_task_ref() && !s.is_terminal() => Err(s),
             // Wins against a concurrent cancel() or not at all: the CAS fails if cancel
             // moved the word first, and the retry lands in the CANCELLED arm.
             PENDING => Ok((s.0 & !LIFECYCLE) | RUNNING),
@@ -243,10 +261,15 @@ impl StateWord {
         }
     }
 
-    pub(crate) fn transition_to_completing(&self) -> TransitionToCompleting {
+    /// A setter's claim. `Public`: any thread through `set_result`/`set_exception`, from
+    /// PENDING or RUNNING, refused while an executor owns the future (rule 8). `Queued`: the
+    /// executor failing a task it still holds in its queue, from PENDING only.
+    pub(crate) fn transition_to_completing(&self, by: Claim) -> TransitionToCompleting {
         let res = self.fetch_update_action(|s| match s.lifecycle() {
+            _ if by == Claim::Public && s.has_task_ref() && !s.is_terminal() => Err(s),
             // Python allows a result on a pending future as well as a running one.
-            PENDING | RUNNING => Ok((s.0 & !LIFECYCLE) | COMPLETING),
+            PENDING => Ok((s.0 & !LIFECYCLE) | COMPLETING),
+            RUNNING if by == Claim::Public => Ok((s.0 & !LIFECYCLE) | COMPLETING),
             // Another setter holds the claim, or the outcome is fixed.
             _ => Err(s),
         });
@@ -275,6 +298,35 @@ impl StateWord {
         debug_assert_eq!(prev.lifecycle(), from);
         debug_assert!(!prev.has_exception());
         prev
+    }
+
+    /// As [`publish_finished`](Self::publish_finished), adding one user handle in the same
+    /// `fetch_add`: the executor's runner holds it while callbacks run (a running callback
+    /// counts as a handle, rule 7) and drops it with [`release`](Self::release).
+    #[inline(always)]
+    pub(crate) fn publish_finished_with_ref(&self, from: usize, exception: bool) -> Snapshot {
+        debug_assert!(from == COMPLETING || from == RUNNING);
+        let delta = (FINISHED - from) + REF_ONE + if exception { HAS_EXCEPTION } else { 0 };
+        let prev = Snapshot(self.0.fetch_add(delta, Ordering::AcqRel));
+        debug_assert_eq!(prev.lifecycle(), from);
+        prev
+    }
+
+    /// Drops `amount` worth of references in one step: some `REF_ONE`s and/or `TASK_REF`.
+    /// Returns `true` when nothing references the allocation any more.
+    ///
+    /// ORDERING: Release, with an Acquire fence by the deallocating thread, as `ref_dec`.
+    #[inline]
+    pub(crate) fn release(&self, amount: usize) -> bool {
+        let prev = Snapshot(self.0.fetch_sub(amount, Ordering::Release));
+        let now = Snapshot(prev.0 - amount);
+        debug_assert!(prev.0 >= amount);
+        if now.ref_count() == 0 && !now.has_task_ref() {
+            crate::sync::fence(Ordering::Acquire);
+            true
+        } else {
+            false
+        }
     }
 
     /// Takes the list lock to add a listener, setting `flag` (HAS_WAITERS or HAS_CALLBACKS) in
@@ -383,7 +435,7 @@ mod tests {
     fn publish_from_completing_sets_finished_and_exception() {
         let w = StateWord::new_pending();
         assert!(matches!(
-            w.transition_to_completing(),
+            w.transition_to_completing(Claim::Public),
             TransitionToCompleting::Claimed
         ));
         let prev = w.publish_finished(COMPLETING, true);
@@ -422,11 +474,11 @@ mod tests {
             TransitionToCancelled::Cancelled { .. }
         ));
         assert!(matches!(
-            w.transition_to_running(),
+            w.transition_to_running(true),
             TransitionToRunning::Cancelled
         ));
         assert!(matches!(
-            w.transition_to_running(),
+            w.transition_to_running(true),
             TransitionToRunning::Invalid(_)
         ));
         assert!(matches!(

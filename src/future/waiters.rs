@@ -49,10 +49,19 @@ pub struct Header {
     pub(crate) vtable: &'static Vtable,
 }
 
-/// Type-specific operations on a future allocation, reached from its [`Header`].
+/// Type-specific operations on a future allocation, reached from its [`Header`]. The last
+/// four are an executor task's (`future/task.rs`); a bare future's never run or decline.
 pub(crate) struct Vtable {
     /// Frees the allocation and drops what it holds.
     pub(crate) dealloc: unsafe fn(ptr::NonNull<Header>),
+    /// Runs a queued task and drops the queue's reference.
+    pub(crate) run: unsafe fn(ptr::NonNull<Header>, &dyn Fn()),
+    /// Runs the task here if it belongs to pool `current` and has not started.
+    pub(crate) run_inline: unsafe fn(ptr::NonNull<Header>, usize) -> bool,
+    /// Cancels a queued task and drops the queue's reference.
+    pub(crate) cancel_queued: unsafe fn(ptr::NonNull<Header>),
+    /// Fails a queued task with an exception and drops the queue's reference.
+    pub(crate) fail_queued: unsafe fn(ptr::NonNull<Header>, crate::error::Exception),
 }
 
 // SAFETY: the list head is only touched under the lock bit of `state`; every other field is
@@ -142,6 +151,21 @@ impl Header {
             head: UnsafeCell::new(ptr::null()),
             vtable,
         }
+    }
+
+    /// If the current thread is a worker of the pool that owns this (pending) task, runs it
+    /// here and returns `true`: a worker waiting on its own pool's work never deadlocks.
+    ///
+    /// # Safety
+    /// The caller holds a handle to the future.
+    #[inline]
+    pub(crate) unsafe fn try_run_inline(&self) -> bool {
+        if self.state.load().lifecycle() != super::state::PENDING {
+            return false;
+        }
+        let current = crate::thread_pool::current_pool();
+        // SAFETY: the caller's handle keeps the future alive.
+        current != 0 && unsafe { (self.vtable.run_inline)(ptr::NonNull::from(self), current) }
     }
 
     /// Links `node` unless the future is terminal.

@@ -10,7 +10,8 @@ fn cancel_vs_claim_running() {
     let seen = outcomes(|| {
         let w = Arc::new(StateWord::new_pending());
         let w2 = w.clone();
-        let t = spawn(move || matches!(w2.transition_to_running(), TransitionToRunning::Running));
+        let t =
+            spawn(move || matches!(w2.transition_to_running(true), TransitionToRunning::Running));
         let cancelled = matches!(
             w.transition_to_cancelled(),
             TransitionToCancelled::Cancelled { .. }
@@ -32,7 +33,7 @@ fn cancel_vs_completing() {
     let seen = outcomes(|| {
         let w = Arc::new(StateWord::new_pending());
         let w2 = w.clone();
-        let t = spawn(move || match w2.transition_to_completing() {
+        let t = spawn(move || match w2.transition_to_completing(Claim::Public) {
             TransitionToCompleting::Claimed => {
                 w2.publish_finished(COMPLETING, false);
                 true
@@ -66,7 +67,7 @@ fn listen_lock_vs_publish() {
     let seen = outcomes(|| {
         let w = Arc::new(StateWord::new_pending());
         assert!(matches!(
-            w.transition_to_completing(),
+            w.transition_to_completing(Claim::Public),
             TransitionToCompleting::Claimed
         ));
         let w2 = w.clone();

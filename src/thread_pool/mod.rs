@@ -1,0 +1,426 @@
+//! [`ThreadPoolExecutor`]: Python's `concurrent.futures.ThreadPoolExecutor`.
+//!
+//! Tasks are one allocation each (`future/task.rs`), pushed on a lock-free injector queue
+//! that every worker pulls from. Threads start lazily, one at a time as work arrives, and an
+//! idle one is always used before a new one starts (`sleep.rs`). `docs/sleep.md` gives the
+//! wake-up protocol and why it loses nothing.
+//!
+//! # Pool rules
+//!
+//! 1. **Accepted means run (or cancelled, or failed), never lost.** A submit first adds one
+//!    to the in-flight count in the pool's state word, in the same RMW that checks the
+//!    `SHUTDOWN` and `BROKEN` flags, and removes it after the push. Workers exit, and a broken
+//!    pool drains its queue, only after seeing the flag set with no submit in flight, so every
+//!    accepted task is in the queue by then.
+//! 2. **No lost wake-up.** After every push the submitter runs the notify protocol of
+//!    `sleep.rs`: someone searching, or a sleeper woken, or a thread started.
+//! 3. **Waiting on your own pool never deadlocks.** A worker that waits on a pending task of
+//!    its own pool (`result`, `wait`, `as_completed`) claims it and runs it inline.
+
+mod sleep;
+mod worker;
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::num::NonZeroUsize;
+
+pub(crate) use worker::current_pool;
+
+use crate::error::{Exception, SubmitError};
+use crate::executor::Executor;
+use crate::future::Future;
+use crate::future::task::{self, Job, TaskRef};
+use crate::sync::{
+    Arc, AtomicUsize, Injector, JoinHandle, Mutex, OnceLock, Ordering, StaticAtomicUsize, lock,
+    yield_now,
+};
+use sleep::{Notified, Sleep};
+
+/// Set once `shutdown` was called.
+const SHUTDOWN: usize = 1;
+/// Set once an initializer failed.
+const BROKEN: usize = 2;
+/// One submit between its flag check and its push.
+const INFLIGHT_ONE: usize = 4;
+
+/// An initializer: runs once on each worker thread before it takes tasks.
+pub type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
+
+static POOL_COUNTER: StaticAtomicUsize = StaticAtomicUsize::new(0);
+
+pub(crate) struct Shared {
+    pub(crate) queue: Injector<TaskRef>,
+    pub(crate) sleep: Sleep,
+    /// `SHUTDOWN | BROKEN | in-flight submits × INFLIGHT_ONE` (pool rule 1).
+    state: AtomicUsize,
+    /// Worker threads started or reserved and not yet exited.
+    live: AtomicUsize,
+    /// Threads ever started: the `_i` in their names.
+    started: AtomicUsize,
+    max_workers: usize,
+    prefix: String,
+    pub(crate) initializer: Option<Initializer>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    broken: OnceLock<String>,
+}
+
+impl Shared {
+    /// Unique while the pool is alive: the address of this struct.
+    pub(crate) fn id(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.state.load(Ordering::SeqCst) & (SHUTDOWN | BROKEN) != 0
+    }
+
+    /// Closed, nothing in flight, nothing queued: a worker may exit (pool rule 1).
+    pub(crate) fn may_exit(&self) -> bool {
+        let s = self.state.load(Ordering::SeqCst);
+        s & (SHUTDOWN | BROKEN) != 0 && s < INFLIGHT_ONE && self.queue.is_empty()
+    }
+
+    fn refusal(&self, s: usize) -> SubmitError {
+        if s & BROKEN != 0 {
+            SubmitError::Broken(Exception::broken_thread_pool(
+                self.broken.get().cloned().unwrap_or_default(),
+            ))
+        } else {
+            SubmitError::Shutdown
+        }
+    }
+
+    fn submit_job<T: Send + 'static, F: Job<T>>(&self, f: F) -> Result<Future<T>, SubmitError> {
+        // ORDERING: SeqCst RMW, totally ordered with `close`'s flag RMW (pool rule 1).
+        let prev = self.state.fetch_add(INFLIGHT_ONE, Ordering::SeqCst);
+        if prev & (SHUTDOWN | BROKEN) != 0 {
+            self.state.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+            return Err(self.refusal(prev));
+        }
+        let (fut, task) = task::allocate(self.id(), f);
+        self.queue.push(task);
+        self.state.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+        self.notify();
+        Ok(fut)
+    }
+
+    /// Pool rule 2: after a push, somebody will look at the queue.
+    pub(crate) fn notify(self: &Shared) {
+        // "Nobody searching or sleeping" may only mean that a worker already took the task
+        // just pushed and is running it: start a thread only if work is still queued. An
+        // empty queue means every pushed task has a runner, so nothing is stranded.
+        if self.sleep.notify_one() == Notified::Nobody && !self.queue.is_empty() {
+            self.spawn_worker();
+        }
+    }
+
+    /// Starts one more worker if below `max_workers`.
+    fn spawn_worker(&self) {
+        let mut n = self.live.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max_workers {
+                return;
+            }
+            match self
+                .live
+                .compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => n = actual,
+            }
+        }
+        // Counted as searching before it runs, so concurrent submitters do not start more.
+        self.sleep.start_searching();
+        let i = self.started.fetch_add(1, Ordering::SeqCst);
+        let shared = self.arc();
+        match crate::sync::spawn_named(format!("{}_{i}", self.prefix), move || worker::main(shared))
+        {
+            Ok(handle) => lock(&self.threads).push(handle),
+            Err(e) => {
+                self.sleep.stop_searching();
+                let none_left = self.live.fetch_sub(1, Ordering::SeqCst) == 1;
+                log::error!(target: "concurrent_futures", "could not start a worker thread: {e}");
+                if none_left {
+                    // Nobody would ever run the queue: fail it rather than strand it.
+                    self.break_pool(format!(
+                        "could not start a worker thread ({e}), the thread pool is not usable anymore"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// An `Arc` to this `Shared`, for a new worker. Every `Shared` lives in an `Arc`.
+    fn arc(&self) -> Arc<Shared> {
+        // SAFETY: `self` is inside an `Arc<Shared>` (created only by `build`), and the caller
+        // holds a reference through that Arc (a handle or a worker), so the count is ≥ 1.
+        unsafe {
+            let ptr = self as *const Shared;
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+
+    pub(crate) fn worker_exited(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Sets `flag` and waits until no submit is in flight (pool rule 1).
+    fn close(&self, flag: usize) -> usize {
+        let prev = self.state.fetch_or(flag, Ordering::SeqCst);
+        while self.state.load(Ordering::SeqCst) >= INFLIGHT_ONE {
+            yield_now();
+        }
+        prev
+    }
+
+    /// An initializer failed: fail every queued task with BrokenThreadPool (a fresh exception
+    /// each), refuse new ones, and let the workers exit.
+    pub(crate) fn break_pool(&self, reason: String) {
+        let _ = self.broken.set(reason.clone());
+        let prev = self.close(BROKEN);
+        if prev & BROKEN == 0 {
+            log::error!(target: "concurrent_futures", "{reason}");
+        }
+        while let Some(t) = self.queue.pop() {
+            t.fail(Exception::broken_thread_pool(reason.clone()));
+        }
+        self.sleep.wake_all();
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.close(SHUTDOWN);
+        if cancel_futures {
+            while let Some(t) = self.queue.pop() {
+                t.cancel();
+            }
+        }
+        self.sleep.wake_all();
+        if wait {
+            self.join_workers();
+        }
+    }
+
+    /// Joins every worker but the calling thread (a task may shut its own pool down).
+    fn join_workers(&self) {
+        let me = crate::sync::current_thread().id();
+        let on_worker = current_pool() == self.id();
+        loop {
+            let handles = std::mem::take(&mut *lock(&self.threads));
+            if handles.is_empty() {
+                // A worker reserved but not yet registered its handle: wait for it.
+                if self.live.load(Ordering::SeqCst) <= usize::from(on_worker) {
+                    return;
+                }
+                yield_now();
+                continue;
+            }
+            for h in handles {
+                if h.thread().id() == me {
+                    continue; // never join yourself; this thread exits when its task returns
+                }
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+/// Python's `ThreadPoolExecutor`: runs tasks on up to `max_workers` threads.
+///
+/// Handles are cheap to clone and share one pool. Dropping the last handle shuts the pool
+/// down and waits for queued tasks, as Python's `with` block does; dropping it on one of the
+/// pool's own workers does not join that worker.
+///
+/// ```
+/// use concurrent_futures::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(4).unwrap();
+/// let fut = pool.submit(|| 2u64.pow(8)).unwrap();
+/// assert_eq!(*fut.result().unwrap(), 256);
+/// ```
+#[derive(Clone)]
+pub struct ThreadPoolExecutor {
+    handle: Arc<PoolHandle>,
+}
+
+struct PoolHandle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        self.shared.shutdown(true, false);
+    }
+}
+
+/// Builds a [`ThreadPoolExecutor`].
+///
+/// ```
+/// use concurrent_futures::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(2)
+///     .thread_name_prefix("crunch")
+///     .initializer(|| Ok(()))
+///     .build()
+///     .unwrap();
+/// let name = pool.submit(|| std::thread::current().name().unwrap().to_owned()).unwrap();
+/// assert_eq!(name.result().unwrap(), "crunch_0");
+/// ```
+#[derive(Default)]
+pub struct ThreadPoolBuilder {
+    max_workers: Option<usize>,
+    prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// At most this many threads. Default: `min(32, available parallelism + 4)`, as Python.
+    /// Zero is refused by [`build`](Self::build).
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Threads are named `{prefix}_{i}`. Default: `ThreadPoolExecutor-{pool}_{i}`.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs on each worker thread before its first task. An `Err` or a panic breaks the
+    /// pool: every queued task fails with `BrokenThreadPool`, and later submits return
+    /// [`SubmitError::Broken`].
+    pub fn initializer<F>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync + 'static,
+    {
+        self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// Builds the pool; no thread starts until the first task arrives.
+    ///
+    /// ```
+    /// use concurrent_futures::{SubmitError, ThreadPoolExecutor};
+    ///
+    /// let err = ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err();
+    /// assert!(matches!(err, SubmitError::InvalidArgument(_)));
+    /// assert_eq!(err.to_string(), "invalid argument: max_workers must be greater than 0");
+    /// ```
+    pub fn build(self) -> Result<ThreadPoolExecutor, SubmitError> {
+        let max_workers = match self.max_workers {
+            Some(0) => {
+                return Err(SubmitError::InvalidArgument(
+                    "max_workers must be greater than 0",
+                ));
+            }
+            Some(n) => n,
+            None => default_max_workers(),
+        };
+        let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            queue: Injector::new(),
+            sleep: Sleep::new(),
+            state: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            max_workers,
+            prefix: self
+                .prefix
+                .unwrap_or_else(|| format!("ThreadPoolExecutor-{n}")),
+            initializer: self.initializer,
+            threads: Mutex::new(Vec::new()),
+            broken: OnceLock::new(),
+        });
+        Ok(ThreadPoolExecutor {
+            handle: Arc::new(PoolHandle { shared }),
+        })
+    }
+}
+
+/// Python's default: `min(32, (os.process_cpu_count() or 1) + 4)`.
+pub fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    (cpus + 4).min(32)
+}
+
+impl ThreadPoolExecutor {
+    /// A pool of at most `max_workers` threads. Zero is an error, not a panic.
+    pub fn new(max_workers: usize) -> Result<Self, SubmitError> {
+        Self::builder().max_workers(max_workers).build()
+    }
+
+    /// A builder for the other options.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::default()
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// The most threads this pool starts.
+    pub fn max_workers(&self) -> usize {
+        self.shared().max_workers
+    }
+
+    /// Threads started so far (they are never retired before shutdown).
+    pub fn threads_started(&self) -> usize {
+        self.shared().started.load(Ordering::SeqCst)
+    }
+
+    /// `true` once an initializer failed.
+    pub fn is_broken(&self) -> bool {
+        self.shared().state.load(Ordering::SeqCst) & BROKEN != 0
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.shared();
+        let (searching, sleeping) = s.sleep.counts();
+        f.debug_struct("ThreadPoolExecutor")
+            .field("prefix", &s.prefix)
+            .field("max_workers", &s.max_workers)
+            .field("live_threads", &s.live.load(Ordering::SeqCst))
+            .field("searching", &searching)
+            .field("sleeping", &sleeping)
+            .field("closing", &s.closing())
+            .finish()
+    }
+}
+
+impl Executor for ThreadPoolExecutor {
+    fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared().submit_job(move || Ok(f()))
+    }
+
+    fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.shared()
+            .submit_job(move || f().map_err(|e| Exception::from_boxed(e.into())))
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shared().shutdown(wait, cancel_futures);
+    }
+}
