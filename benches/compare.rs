@@ -6,47 +6,313 @@
 //! for a smoke run). CPython's `concurrent.futures` is measured by `benches/python/wait_bench.py`
 //! when `python3` is on the PATH, and skipped with a note otherwise.
 //!
-//! Workloads present so far (issue #4 adds the executor workloads W1–W5):
+//! Workloads (pools run with 2 workers each):
+//! * W1: submit N empty tasks returning a u64, then wait for all (ns per task).
+//! * W2: submit one task and block on its result, many times (p50, p99; CPU per wall).
+//! * W3: 10,000 tasks of ~10 µs of spinning, consumed in completion order (× ideal).
+//! * W5: 1,000,000 pending tasks behind a blocked pool (bytes per task, handle included).
 //! * W2-future: one blocking hand-off each way between two threads (ping-pong), per round trip.
 //! * W6a: `wait(AllCompleted)` over 100,000 futures that are all finished.
 //! * W6b: the loop of `wait(pending, FirstCompleted)` while another thread finishes one future
 //!   per call, draining 1,000 / 2,000 / 4,000 (`--full`: 8,000) futures.
 
-use concurrent_futures::{Future, ReturnWhen, wait};
+use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Counts heap bytes asked for while `COUNTING` is on (W5 only, so the shared counter does
+/// not tax the other workloads' allocations).
+struct Counting;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only adds bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE_BYTES.fetch_add(l.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE_BYTES.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+/// Heap bytes asked for (net) while `f` runs.
+fn counted<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    LIVE_BYTES.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let r = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    (r, LIVE_BYTES.load(Ordering::SeqCst))
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// CPU time (user + system) of the whole process, every thread included, from
+/// `getrusage(RUSAGE_SELF)` (microsecond resolution).
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` writes only into the struct we pass.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+const WORKERS: usize = 2;
+
+fn rayon_pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .unwrap()
+}
+
+/// W1: ns per task to submit `n` empty tasks returning a u64 and wait for all.
+fn w1(kind: &str, n: usize) -> f64 {
+    match kind {
+        "ours" => {
+            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
+            pool.submit(|| 0u64).unwrap().result().unwrap(); // warm: threads started
+            let t = Instant::now();
+            let futs: Vec<Future<u64>> = (0..n as u64)
+                .map(|i| pool.submit(move || i).unwrap())
+                .collect();
+            let sum: u64 = futs.iter().map(|f| *f.result().unwrap()).sum();
+            let el = t.elapsed();
+            assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2);
+            el.as_nanos() as f64 / n as f64
+        }
+        "rayon spawn+oneshot" => {
+            let pool = rayon_pool();
+            let t = Instant::now();
+            let rxs: Vec<oneshot::Receiver<u64>> = (0..n as u64)
+                .map(|i| {
+                    let (tx, rx) = oneshot::channel();
+                    pool.spawn(move || {
+                        let _ = tx.send(i);
+                    });
+                    rx
+                })
+                .collect();
+            let sum: u64 = rxs.into_iter().map(|rx| rx.recv().unwrap()).sum();
+            let el = t.elapsed();
+            assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2);
+            el.as_nanos() as f64 / n as f64
+        }
+        "rayon scope (no handle)" => {
+            let pool = rayon_pool();
+            let t = Instant::now();
+            pool.scope(|s| {
+                for i in 0..n as u64 {
+                    s.spawn(move |_| {
+                        black_box(i);
+                    });
+                }
+            });
+            t.elapsed().as_nanos() as f64 / n as f64
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// W2: submit one task and block on its result, `n` times: (p50 µs, p99 µs, CPU cores).
+fn w2(kind: &str, n: usize) -> (f64, f64, f64) {
+    let mut lat = Vec::with_capacity(n);
+    let (wall, cpu);
+    match kind {
+        "ours" => {
+            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
+            pool.submit(|| 0u64).unwrap().result().unwrap();
+            let (t0, c0) = (Instant::now(), cpu_time());
+            for i in 0..n as u64 {
+                let t = Instant::now();
+                let f = pool.submit(move || i).unwrap();
+                black_box(*f.result().unwrap());
+                lat.push(t.elapsed());
+            }
+            (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
+        }
+        "rayon spawn+oneshot" => {
+            let pool = rayon_pool();
+            let (t0, c0) = (Instant::now(), cpu_time());
+            for i in 0..n as u64 {
+                let t = Instant::now();
+                let (tx, rx) = oneshot::channel();
+                pool.spawn(move || {
+                    let _ = tx.send(i);
+                });
+                black_box(rx.recv().unwrap());
+                lat.push(t.elapsed());
+            }
+            (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
+        }
+        _ => unreachable!(),
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+    (pct(0.5), pct(0.99), cpu.as_secs_f64() / wall.as_secs_f64())
+}
+
+/// About 10 µs of spinning.
+fn spin_10us() -> u64 {
+    let t = Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < Duration::from_micros(10) {
+        x = black_box(x.wrapping_add(1));
+    }
+    x
+}
+
+/// W3: 10,000 × 10 µs tasks consumed in completion order, as a multiple of ideal (the
+/// tasks' inline time divided by the workers).
+fn w3(kind: &str, n: usize) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(spin_10us());
+    }
+    let ideal = t.elapsed().as_secs_f64() / WORKERS as f64;
+    let t = Instant::now();
+    match kind {
+        "ours" => {
+            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
+            let futs: Vec<Future<u64>> = (0..n).map(|_| pool.submit(spin_10us).unwrap()).collect();
+            let got = as_completed(&futs).filter(|f| f.is_ok()).count();
+            assert_eq!(got, n);
+        }
+        "rayon spawn+channel" => {
+            let pool = rayon_pool();
+            let (tx, rx) = mpsc::channel();
+            for _ in 0..n {
+                let tx = tx.clone();
+                pool.spawn(move || {
+                    let _ = tx.send(spin_10us());
+                });
+            }
+            drop(tx);
+            assert_eq!(rx.iter().count(), n);
+        }
+        _ => unreachable!(),
+    }
+    t.elapsed().as_secs_f64() / ideal
+}
+
+/// W5: heap bytes per pending task (handle included) for `n` tasks queued behind a pool
+/// whose workers are blocked.
+fn w5(kind: &str, n: usize) -> f64 {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let block = {
+        let gate = gate.clone();
+        move || {
+            let (m, cv) = &*gate;
+            drop(cv.wait_while(m.lock().unwrap(), |open| !*open).unwrap());
+        }
+    };
+    let open = || {
+        let (m, cv) = &*gate;
+        *m.lock().unwrap() = true;
+        cv.notify_all();
+    };
+    let bytes = match kind {
+        "ours" => {
+            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
+            let blockers: Vec<Future<()>> = (0..WORKERS)
+                .map(|_| pool.submit(block.clone()).unwrap())
+                .collect();
+            while pool.threads_started() < WORKERS {
+                std::thread::yield_now();
+            }
+            let (handles, bytes) = counted(|| {
+                let mut handles: Vec<Future<u64>> = Vec::with_capacity(n);
+                for i in 0..n as u64 {
+                    handles.push(pool.submit(move || i).unwrap());
+                }
+                handles
+            });
+            open();
+            drop((blockers, handles, pool));
+            bytes
+        }
+        "rayon spawn+oneshot" => {
+            let pool = rayon_pool();
+            for _ in 0..WORKERS {
+                pool.spawn(block.clone());
+            }
+            let (rxs, bytes) = counted(|| {
+                let mut rxs: Vec<oneshot::Receiver<u64>> = Vec::with_capacity(n);
+                for i in 0..n as u64 {
+                    let (tx, rx) = oneshot::channel();
+                    pool.spawn(move || {
+                        let _ = tx.send(i);
+                    });
+                    rxs.push(rx);
+                }
+                rxs
+            });
+            open();
+            drop((rxs, pool));
+            bytes
+        }
+        _ => unreachable!(),
+    };
+    bytes as f64 / n as f64
+}
 
 struct Settings {
     reps: usize,
     wait_all_n: usize,
     drain_ns: Vec<usize>,
     round_trips: usize,
+    w1_n: usize,
+    w2_n: usize,
+    w3_n: usize,
+    w5_n: usize,
 }
+
+const QUICK: Settings = Settings {
+    reps: 3,
+    wait_all_n: 100_000,
+    drain_ns: Vec::new(),
+    round_trips: 500,
+    w1_n: 200_000,
+    w2_n: 5_000,
+    w3_n: 2_000,
+    w5_n: 200_000,
+};
 
 fn settings() -> Settings {
     let args: Vec<String> = std::env::args().collect();
     let has = |f: &str| args.iter().any(|a| a == f);
-    if let Some(n) = args
+    let drain = args
         .iter()
         .position(|a| a == "--drain")
-        .and_then(|i| args.get(i + 1))
-    {
+        .and_then(|i| args.get(i + 1));
+    if let Some(n) = drain {
         let n = n.parse().expect("--drain N");
         Settings {
-            reps: 3,
-            wait_all_n: 100_000,
             drain_ns: vec![n],
-            round_trips: 500,
+            ..QUICK
         }
     } else if has("--quick") {
         Settings {
-            reps: 3,
-            wait_all_n: 100_000,
             drain_ns: vec![1000],
-            round_trips: 500,
+            ..QUICK
         }
     } else if has("--full") {
         Settings {
@@ -54,6 +320,10 @@ fn settings() -> Settings {
             wait_all_n: 100_000,
             drain_ns: vec![1000, 2000, 4000, 8000],
             round_trips: 5000,
+            w1_n: 1_000_000,
+            w2_n: 50_000,
+            w3_n: 10_000,
+            w5_n: 1_000_000,
         }
     } else {
         Settings {
@@ -61,6 +331,10 @@ fn settings() -> Settings {
             wait_all_n: 100_000,
             drain_ns: vec![1000, 2000, 4000],
             round_trips: 2000,
+            w1_n: 1_000_000,
+            w2_n: 20_000,
+            w3_n: 10_000,
+            w5_n: 1_000_000,
         }
     }
 }
@@ -331,6 +605,38 @@ fn main() {
             1e3,
         ));
     }
+    let pool_rows = rows.len();
+    rows.push(Row::new(
+        format!("W1 submit {} empty tasks, wait all", s.w1_n),
+        "ns/task",
+        1.0,
+    ));
+    rows.push(Row::new(
+        format!("W2 pool round trip p50 ({} trips)", s.w2_n),
+        "µs",
+        1.0,
+    ));
+    rows.push(Row::new(
+        format!("W2 pool round trip p99 ({} trips)", s.w2_n),
+        "µs",
+        1.0,
+    ));
+    rows.push(Row::new("W2 pool round trip CPU", "cores", 1.0));
+    rows.push(Row::new(
+        format!("W3 {} × 10 µs tasks, completion order", s.w3_n),
+        "× ideal",
+        1.0,
+    ));
+    rows.push(Row::new(
+        format!("W5 {} pending tasks, heap asked", s.w5_n),
+        "B/task",
+        1.0,
+    ));
+    rows.push(Row::new(
+        format!("W5 {} pending tasks, RSS growth", s.w5_n),
+        "B/task",
+        1.0,
+    ));
     eprintln!(
         "running {} reps of each workload, contenders interleaved rep by rep",
         s.reps
@@ -343,6 +649,25 @@ fn main() {
         }
         for (i, n) in s.drain_ns.clone().into_iter().enumerate() {
             rows[2 + i].add("ours", ours_drain(n) * 1e3);
+        }
+        let p = pool_rows;
+        for kind in ["ours", "rayon spawn+oneshot", "rayon scope (no handle)"] {
+            rows[p].add(kind, w1(kind, s.w1_n));
+        }
+        for kind in ["ours", "rayon spawn+oneshot"] {
+            let (p50, p99, cores) = w2(kind, s.w2_n);
+            rows[p + 1].add(kind, p50);
+            rows[p + 2].add(kind, p99);
+            rows[p + 3].add(kind, cores);
+        }
+        for (kind, label) in [
+            ("ours", "ours"),
+            ("rayon spawn+channel", "rayon spawn+channel"),
+        ] {
+            rows[p + 4].add(label, w3(kind, s.w3_n));
+        }
+        for kind in ["ours", "rayon spawn+oneshot"] {
+            rows[p + 5].add(kind, w5(kind, s.w5_n));
         }
     }
     eprintln!();
@@ -383,5 +708,4 @@ fn main() {
         .map(|n| n.get())
         .unwrap_or(1);
     println!("Machine: {cores} cores. Ratios above 1× mean the contender is slower than ours.");
-    let _ = Duration::ZERO;
 }

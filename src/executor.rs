@@ -38,7 +38,7 @@ pub trait Executor {
     /// let pool = ThreadPoolExecutor::new(1).unwrap();
     /// let fut = pool.submit_fallible(|| "x".parse::<u32>()).unwrap();
     /// let e = fut.exception().unwrap().unwrap();
-    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_none()); // boxed as dyn Error
+    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some()); // its type is kept
     /// assert_eq!(e.to_string(), "invalid digit found in string");
     /// ```
     fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>

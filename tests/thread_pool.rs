@@ -798,3 +798,103 @@ fn many_submitters_and_cancellers_lose_nothing() {
         "every finished task ran exactly once"
     );
 }
+
+/// Counts drops of the closure that captures it.
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn every_closure_is_dropped_exactly_once_on_every_path() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let capture = || DropCount(drops.clone());
+    let mut expected = 0;
+
+    // Ran by a worker.
+    let p = pool(1);
+    let c = capture();
+    p.submit(move || drop(c)).unwrap().result().unwrap();
+    expected += 1;
+    assert_eq!(drops.load(Ordering::SeqCst), expected, "ran");
+
+    // Cancelled in the queue (behind a blocker), then popped by the worker.
+    let release = Arc::new(Event::default());
+    let r = release.clone();
+    let blocker = p.submit(move || r.wait()).unwrap();
+    let c = capture();
+    let f = p.submit(move || drop(c)).unwrap();
+    assert!(f.cancel());
+    // A user marks it notified, too: the worker must still drop the closure.
+    assert_eq!(f.set_running_or_notify_cancel(), Ok(false));
+    let c = capture();
+    let g = p.submit(move || drop(c)).unwrap();
+    assert!(g.cancel());
+    release.set();
+    blocker.result().unwrap();
+    p.shutdown(true, false);
+    expected += 2;
+    assert_eq!(drops.load(Ordering::SeqCst), expected, "cancelled, popped");
+
+    // Cancelled by shutdown(cancel_futures).
+    let p = pool(1);
+    let release = Arc::new(Event::default());
+    let r = release.clone();
+    let blocker = p.submit(move || r.wait()).unwrap();
+    until("the blocker runs", || blocker.running());
+    let queued: Vec<Future<()>> = (0..5)
+        .map(|_| {
+            let c = capture();
+            p.submit(move || drop(c)).unwrap()
+        })
+        .collect();
+    p.shutdown(false, true);
+    release.set();
+    blocker.result().unwrap();
+    p.shutdown(true, false);
+    assert!(queued.iter().all(|f| f.cancelled()));
+    expected += 5;
+    assert_eq!(drops.load(Ordering::SeqCst), expected, "cancel_futures");
+
+    // Failed by a broken pool.
+    let go = Arc::new(Event::default());
+    let g2 = go.clone();
+    let p = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(move || {
+            g2.wait();
+            Err("no".into())
+        })
+        .build()
+        .unwrap();
+    let failed: Vec<Future<()>> = (0..4)
+        .map(|_| {
+            let c = capture();
+            p.submit(move || drop(c)).unwrap()
+        })
+        .collect();
+    go.set();
+    assert_eq!(wait(&failed, ReturnWhen::AllCompleted).done.len(), 4);
+    expected += 4;
+    assert_eq!(drops.load(Ordering::SeqCst), expected, "broken pool");
+
+    // Run inline by a waiting worker of the same pool.
+    let p = Arc::new(pool(1));
+    let inner = p.clone();
+    let c = capture();
+    p.submit(move || {
+        inner
+            .submit(move || drop(c))
+            .unwrap()
+            .result()
+            .unwrap()
+            .to_owned()
+    })
+    .unwrap()
+    .result()
+    .unwrap();
+    expected += 1;
+    assert_eq!(drops.load(Ordering::SeqCst), expected, "inline");
+}

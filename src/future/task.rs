@@ -29,8 +29,12 @@ struct TaskCell<T, F> {
     inner: Inner<T>,
     /// The pool this task belongs to (compared, never dereferenced).
     owner: usize,
-    /// Taken by the runner; by the queue's holder when the task was cancelled or failed.
-    func: UnsafeCell<Option<F>>,
+    /// Taken exactly once: by the runner (who won PENDING → RUNNING), or by the holder of
+    /// the `TaskRef` when it finds the task cancelled or fails it. Every way a `TaskRef` is
+    /// consumed (`run`, `cancel_queued`, `fail_queued`) takes it unless the runner did, so it
+    /// is always gone by the time the cell is freed, and the cell never drops it. Not an
+    /// `Option`: that would cost 8 bytes of every pending task.
+    func: UnsafeCell<ManuallyDrop<F>>,
 }
 
 /// The executor's reference to a queued task. Consumed by [`TaskRef::run`],
@@ -47,7 +51,7 @@ pub(crate) fn allocate<T: Send + 'static, F: Job<T>>(owner: usize, f: F) -> (Fut
     let cell = Box::new(TaskCell {
         inner: Inner::<T>::new_task(&TaskCell::<T, F>::VTABLE),
         owner,
-        func: UnsafeCell::new(Some(f)),
+        func: UnsafeCell::new(ManuallyDrop::new(f)),
     });
     let ptr = NonNull::from(Box::leak(cell));
     let fut = Future {
@@ -92,14 +96,15 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         })
     }
 
-    /// Takes and drops the closure.
+    /// Moves the closure out.
     ///
     /// # Safety
-    /// The caller is the only one who may touch `func`: the runner (it won PENDING → RUNNING),
-    /// or the queue's holder of a task that can no longer run (cancelled, or failed by it).
-    unsafe fn take_func(&self) -> Option<F> {
-        // SAFETY: exclusive by the caller's contract.
-        self.func.with_mut(|p| unsafe { (*p).take() })
+    /// Called once per cell, by the one party allowed to (see `func`): the runner, or the
+    /// `TaskRef` holder of a task that can no longer run (cancelled, or failed by it).
+    unsafe fn take_func(&self) -> F {
+        // SAFETY: exclusive and once, by the caller's contract.
+        self.func
+            .with_mut(|p| unsafe { ManuallyDrop::take(&mut *p) })
     }
 
     /// Runs the claimed task and publishes its outcome, keeping one extra user handle
@@ -113,7 +118,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         // SAFETY: live cell; the runner's exclusive rights (rule 8).
         let cell = unsafe { Self::cell(header) };
         // SAFETY: we are the runner.
-        let f = unsafe { cell.take_func() }.expect("a task's closure is taken once, by its runner");
+        let f = unsafe { cell.take_func() };
         let outcome = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(v)) => Outcome::Value(v),
             Ok(Err(e)) => Outcome::Exception(e),
@@ -157,7 +162,15 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
                 done();
                 TASK_REF
             }
-            // Run inline by a waiting worker already (it took the closure), or finished.
+            // Cancelled and already marked notified (a user called the public
+            // set_running_or_notify_cancel on the cancelled future): the closure is ours.
+            TransitionToRunning::Invalid(s) if s.is_cancelled() => {
+                // SAFETY: cancelled, so no runner exists or will.
+                drop(unsafe { cell.take_func() });
+                done();
+                TASK_REF
+            }
+            // Run inline by a waiting worker of the pool, which took the closure.
             TransitionToRunning::Invalid(_) => {
                 done();
                 TASK_REF

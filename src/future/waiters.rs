@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use super::state::{HAS_CALLBACKS, HAS_WAITERS, Snapshot, StateWord};
 use crate::sync::{
-    AtomicBool, AtomicPtr, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, park,
-    park_until, spin_loop,
+    AtomicBool, AtomicPtr, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, fence, park,
+    park_until, spin_loop, yield_now,
 };
 
 /// How many wake-ups are collected under the lock before it is released to run them.
@@ -38,6 +38,14 @@ const BATCH: usize = 32;
 const SPIN_ROUNDS: u32 = 64;
 #[cfg(concurrent_futures_loom)]
 const SPIN_ROUNDS: u32 = 0;
+
+/// After spinning, a waiter yields its core this many times before it parks: completions
+/// that come every few microseconds (a pool draining into `as_completed`) are then caught
+/// without a futex wake, and the yield lets the busy workers have the core meanwhile.
+#[cfg(not(concurrent_futures_loom))]
+const YIELD_ROUNDS: u32 = 16;
+#[cfg(concurrent_futures_loom)]
+const YIELD_ROUNDS: u32 = 0;
 
 /// The part of a future every waiter sees, whatever its output type: the state word and the
 /// head of the waiter list. It is the first field of every future allocation (`repr(C)`).
@@ -382,6 +390,8 @@ pub(crate) struct Group {
     /// Completions still needed before `AllCompleted`/`FirstException` fire.
     remaining: AtomicUsize,
     fired: AtomicBool,
+    /// The owner is parked (or about to): completers unpark it only then.
+    parked: AtomicBool,
     /// `EachCompletion`: nodes in reverse completion order, linked through `done_next`.
     done: AtomicPtr<Node>,
 }
@@ -394,6 +404,7 @@ impl Group {
             mode,
             remaining: AtomicUsize::new(pending),
             fired: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
             done: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -427,12 +438,27 @@ impl Group {
                         Err(actual) => head = actual,
                     }
                 }
-                return Some(Wake::Thread(self.thread.clone()));
+                return self.wake_if_parked();
             }
         };
         // ORDERING: AcqRel swap: Release publishes the counters to the owner; only the first
-        // firing completer unparks.
+        // firing completer wakes it.
         if fire && !self.fired.swap(true, Ordering::AcqRel) {
+            self.wake_if_parked()
+        } else {
+            None
+        }
+    }
+
+    /// The completer's half of the park handshake: the owner announces `parked` and then
+    /// re-checks its condition; the completer publishes the condition and then reads
+    /// `parked`. With a SeqCst fence on each side, one of them sees the other, so an owner
+    /// that parks is always unparked, and a running owner costs no unpark (no system call).
+    fn wake_if_parked(&self) -> Option<Wake> {
+        // ORDERING: SeqCst fence between publishing the condition (above) and reading
+        // `parked`; pairs with the fence in `block`.
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) {
             Some(Wake::Thread(self.thread.clone()))
         } else {
             None
@@ -484,17 +510,34 @@ impl Group {
             }
             spin_loop();
         }
-        loop {
+        for _ in 0..YIELD_ROUNDS {
             if ready() {
                 return true;
             }
-            match deadline {
-                None => park(),
-                Some(d) => {
-                    if park_until(d) {
-                        return ready();
-                    }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return ready();
+            }
+            yield_now();
+        }
+        loop {
+            self.parked.store(true, Ordering::Relaxed);
+            // ORDERING: SeqCst fence between announcing `parked` and re-checking; pairs with
+            // the fence in `wake_if_parked`.
+            fence(Ordering::SeqCst);
+            if ready() {
+                self.parked.store(false, Ordering::Relaxed);
+                return true;
+            }
+            let timed_out = match deadline {
+                None => {
+                    park();
+                    false
                 }
+                Some(d) => park_until(d),
+            };
+            self.parked.store(false, Ordering::Relaxed);
+            if timed_out {
+                return ready();
             }
         }
     }

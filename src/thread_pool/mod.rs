@@ -380,6 +380,12 @@ impl ThreadPoolExecutor {
         self.shared().started.load(Ordering::SeqCst)
     }
 
+    /// Workers (searching, sleeping) right now. For tests and models.
+    #[doc(hidden)]
+    pub fn idle_counts(&self) -> (usize, usize) {
+        self.shared().sleep.counts()
+    }
+
     /// `true` once an initializer failed.
     pub fn is_broken(&self) -> bool {
         self.shared().state.load(Ordering::SeqCst) & BROKEN != 0

@@ -20,6 +20,8 @@ const SPIN_ROUNDS: u32 = 0;
 
 crate::sync::thread_local! {
     /// The id of the pool whose worker this thread is (0: none).
+    // Not `const { .. }`: loom's `thread_local!` does not accept a const initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_POOL: Cell<usize> = Cell::new(0);
 }
 

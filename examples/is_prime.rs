@@ -1,0 +1,36 @@
+//! Python's `ProcessPoolExecutor` example, on threads: `map(is_prime, PRIMES)`.
+//!
+//! Run: `cargo run --release --example is_prime`
+
+use concurrent_futures::{Executor, ThreadPoolExecutor};
+
+const PRIMES: [u64; 6] = [
+    112272535095293,
+    112582705942171,
+    112272535095293,
+    115280095190773,
+    115797848077099,
+    1099726899285419,
+];
+
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n == 2 {
+        return true;
+    }
+    if n % 2 == 0 {
+        return false;
+    }
+    let sqrt_n = (n as f64).sqrt().floor() as u64;
+    (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
+}
+
+fn main() {
+    let executor = ThreadPoolExecutor::builder().build().unwrap();
+    let results = executor.map(is_prime, PRIMES).unwrap();
+    for (number, prime) in PRIMES.iter().zip(results) {
+        println!("{number} is prime: {}", prime.unwrap());
+    }
+}
