@@ -16,6 +16,10 @@
 //! * W6b: the loop of `wait(pending, FirstCompleted)` while another thread finishes one future
 //!   per call, draining 1,000 / 2,000 / 4,000 (`--full`: 8,000) futures.
 
+mod common;
+
+use common::{WORKERS, rayon_pool, spin_10us};
+
 use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -73,15 +77,6 @@ fn cpu_time() -> Duration {
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-const WORKERS: usize = 2;
-
-fn rayon_pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(WORKERS)
-        .build()
-        .unwrap()
 }
 
 /// W1: ns per task to submit `n` empty tasks returning a u64 and wait for all.
@@ -168,16 +163,6 @@ fn w2(kind: &str, n: usize) -> (f64, f64, f64) {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
     (pct(0.5), pct(0.99), cpu.as_secs_f64() / wall.as_secs_f64())
-}
-
-/// About 10 µs of spinning.
-fn spin_10us() -> u64 {
-    let t = Instant::now();
-    let mut x = 0u64;
-    while t.elapsed() < Duration::from_micros(10) {
-        x = black_box(x.wrapping_add(1));
-    }
-    x
 }
 
 /// W3: 10,000 × 10 µs tasks consumed in completion order, as a multiple of ideal (the

@@ -1,17 +1,28 @@
 //! Python's [`concurrent.futures`](https://docs.python.org/3/library/concurrent.futures.html)
-//! for Rust: [`Future`], [`wait`] and [`as_completed`], built on one packed atomic word per
-//! future and an intrusive list of waiters.
+//! for Rust: [`Future`], [`wait`], [`as_completed`] and [`ThreadPoolExecutor`] behind the
+//! [`Executor`] trait, built on one packed atomic word per future, an intrusive list of
+//! waiters and a lock-free injector queue.
+//!
+//! ```
+//! use concurrent_futures::{Executor, ThreadPoolExecutor, as_completed};
+//!
+//! let pool = ThreadPoolExecutor::new(4).unwrap();
+//! let futures: Vec<_> = (1..=4u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
+//! let sum: u64 = as_completed(&futures).map(|f| *f.unwrap().result().unwrap()).sum();
+//! assert_eq!(sum, 30);
+//! ```
 //!
 //! A [`Future<T>`] is the eventual outcome of a computation: a value, an [`Exception`] the
 //! task raised, or a cancellation. Any number of threads can block on it
 //! ([`Future::result`], with a `_timeout` twin), `.await` it in any async runtime, register
 //! done-callbacks, or wait on many futures at once with [`wait`] and [`as_completed`].
 //!
+//! Futures can also be completed by hand, as Python's own tests do:
+//!
 //! ```
 //! use concurrent_futures::{Future, ReturnWhen, as_completed, wait};
 //! use std::thread;
 //!
-//! // Executors make futures; here plain threads complete them, as Python's own tests do.
 //! let futures: Vec<Future<u64>> = (0..4).map(|_| Future::new()).collect();
 //! let workers: Vec<_> = futures
 //!     .iter()
