@@ -1,34 +1,56 @@
-//! The comparison harness: our futures beside their peers on the same workloads, interleaved
-//! rep by rep in one process, printed as a markdown table of medians (min–max) with every
-//! figure also given as a ratio to ours.
+//! The comparison harness: our `ThreadPoolExecutor` and futures beside rayon, the
+//! `threadpool` crate, tokio's blocking pool, a naive Mutex/Condvar pool, a thread per task
+//! and CPython's `concurrent.futures`, on the same workloads, on this machine.
 //!
-//! Run with `cargo bench --bench compare` (add `-- --full` for the larger sizes, `-- --quick`
-//! for a smoke run). CPython's `concurrent.futures` is measured by `benches/python/wait_bench.py`
-//! when `python3` is on the PATH, and skipped with a note otherwise.
+//! `cargo bench --bench compare` runs the default set (about two minutes on 2 cores) and
+//! prints a markdown table; it also writes every raw sample to
+//! `target/compare/samples.json` and SVG plots to `target/compare/*.svg`.
 //!
-//! Workloads (pools run with 2 workers each):
-//! * W1: submit N empty tasks returning a u64, then wait for all (ns per task).
-//! * W2: submit one task and block on its result, many times (p50, p99; CPU per wall).
-//! * W3: 10,000 tasks of ~10 µs of spinning, consumed in completion order (× ideal).
-//! * W5: 1,000,000 pending tasks behind a blocked pool (bytes per task, handle included).
-//! * W2-future: one blocking hand-off each way between two threads (ping-pong), per round trip.
-//! * W6a: `wait(AllCompleted)` over 100,000 futures that are all finished.
-//! * W6b: the loop of `wait(pending, FirstCompleted)` while another thread finishes one future
-//!   per call, draining 1,000 / 2,000 / 4,000 (`--full`: 8,000) futures.
+//! Flags (after `--`): `--quick` (a smoke run), `--full` (larger sizes, more reps, the
+//! 8,000-future drain and the 64-item W4), `--only ours,rayon,...` (contenders, by name
+//! prefix), `--workloads W1,W2,...`, `--workers N` (default 2), `--no-python`.
+//!
+//! How it measures: for each rep, every workload runs for every contender in turn, each with
+//! a fresh pool that has run one task first (so its threads exist); CPython runs once per rep
+//! as a subprocess. Figures are medians over reps with their min–max, and each contender's
+//! ratio to ours is the median of its per-rep ratios, so the drift of a noisy machine hits
+//! every contender alike.
+//!
+//! Workloads:
+//! * W1 throughput: submit N empty tasks returning a u64, then wait for all (ns per task;
+//!   300,000 tasks, 1,000,000 with `--full`).
+//! * W2 latency: submit one task and block on its result, many times (p50, p99, p99.9; CPU
+//!   cores used per wall second, from `getrusage`).
+//! * W3 fan-out: 10,000 tasks of ~10 µs of spinning, consumed in completion order (× ideal,
+//!   ideal = the work divided by the workers; time to first result).
+//! * W4 CPU-bound: `map(is_prime)` over the Python documentation's PRIMES, repeated to 16
+//!   items (64 with `--full`), chunksize 1 and 8 (× ideal, ideal = inline time ÷ workers).
+//! * W5 memory: pending tasks behind a blocked pool (heap bytes per task, handle included;
+//!   submit cost while no worker runs; 300,000 tasks, 1,000,000 with `--full`).
+//! * W6 waiting at scale (ours and CPython): `wait(AllCompleted)` on 100,000 finished
+//!   futures; the `wait(pending, FirstCompleted)` drain of 1,000 / 2,000 / 4,000 (/ 8,000)
+//!   futures that another thread finishes one per call.
+//! * Floor: the machine's own limits: an uncontended CAS, a lock-free queue push+pop, the
+//!   latency of waking a parked thread, a park/unpark ping-pong.
 
 mod common;
 
-use common::{WORKERS, rayon_pool, spin_10us};
-
-use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
+use common::contenders::{
+    Contender, NaivePool, Ours, RayonSpawn, ThreadPerTask, ThreadpoolCrate, Tokio,
+};
+use common::{spin_10us, spin_for};
+use concurrent_futures::{Future, ReturnWhen, wait};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+// ===== measurement helpers =====
 
 /// Counts heap bytes asked for while `COUNTING` is on (W5 only, so the shared counter does
 /// not tax the other workloads' allocations).
@@ -54,6 +76,9 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
 /// Heap bytes asked for (net) while `f` runs.
 fn counted<R>(f: impl FnOnce() -> R) -> (R, isize) {
     LIVE_BYTES.store(0, Ordering::SeqCst);
@@ -63,11 +88,7 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, isize) {
     (r, LIVE_BYTES.load(Ordering::SeqCst))
 }
 
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// CPU time (user + system) of the whole process, every thread included, from
-/// `getrusage(RUSAGE_SELF)` (microsecond resolution).
+/// CPU time (user + system) of the whole process, every thread included (`getrusage`).
 fn cpu_time() -> Duration {
     // SAFETY: `getrusage` writes only into the struct we pass.
     let usage = unsafe {
@@ -79,253 +100,166 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6
+}
+
+// ===== the workloads, generic over the contender =====
+
 /// W1: ns per task to submit `n` empty tasks returning a u64 and wait for all.
-fn w1(kind: &str, n: usize) -> f64 {
-    match kind {
-        "ours" => {
-            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
-            pool.submit(|| 0u64).unwrap().result().unwrap(); // warm: threads started
-            let t = Instant::now();
-            let futs: Vec<Future<u64>> = (0..n as u64)
-                .map(|i| pool.submit(move || i).unwrap())
-                .collect();
-            let sum: u64 = futs.iter().map(|f| *f.result().unwrap()).sum();
-            let el = t.elapsed();
-            assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2);
-            el.as_nanos() as f64 / n as f64
-        }
-        "rayon spawn+oneshot" => {
-            let pool = rayon_pool();
-            let t = Instant::now();
-            let rxs: Vec<oneshot::Receiver<u64>> = (0..n as u64)
-                .map(|i| {
-                    let (tx, rx) = oneshot::channel();
-                    pool.spawn(move || {
-                        let _ = tx.send(i);
-                    });
-                    rx
-                })
-                .collect();
-            let sum: u64 = rxs.into_iter().map(|rx| rx.recv().unwrap()).sum();
-            let el = t.elapsed();
-            assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2);
-            el.as_nanos() as f64 / n as f64
-        }
-        "rayon scope (no handle)" => {
-            let pool = rayon_pool();
-            let t = Instant::now();
-            pool.scope(|s| {
-                for i in 0..n as u64 {
-                    s.spawn(move |_| {
-                        black_box(i);
-                    });
-                }
+fn w1<C: Contender>(workers: usize, n: usize) -> f64 {
+    let pool = C::start(workers);
+    pool.warm();
+    let t = Instant::now();
+    let handles: Vec<C::Handle> = (0..n as u64).map(|i| pool.submit(move || i)).collect();
+    let sum: u64 = handles.into_iter().map(|h| pool.join(h)).sum();
+    let el = t.elapsed();
+    assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2);
+    el.as_nanos() as f64 / n as f64
+}
+
+/// rayon's `scope`: the same work without a handle per task.
+fn w1_rayon_scope(workers: usize, n: usize) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .unwrap();
+    pool.install(|| ());
+    let t = Instant::now();
+    pool.scope(|s| {
+        for i in 0..n as u64 {
+            s.spawn(move |_| {
+                black_box(i);
             });
-            t.elapsed().as_nanos() as f64 / n as f64
         }
-        _ => unreachable!(),
-    }
+    });
+    t.elapsed().as_nanos() as f64 / n as f64
 }
 
-/// W2: submit one task and block on its result, `n` times: (p50 µs, p99 µs, CPU cores).
-fn w2(kind: &str, n: usize) -> (f64, f64, f64) {
+/// W2: submit one task and block on its result, `n` times: p50, p99, p99.9 (µs) and CPU
+/// cores used per wall second.
+fn w2<C: Contender>(workers: usize, n: usize) -> [f64; 4] {
+    let pool = C::start(workers);
+    pool.warm();
     let mut lat = Vec::with_capacity(n);
-    let (wall, cpu);
-    match kind {
-        "ours" => {
-            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
-            pool.submit(|| 0u64).unwrap().result().unwrap();
-            let (t0, c0) = (Instant::now(), cpu_time());
-            for i in 0..n as u64 {
-                let t = Instant::now();
-                let f = pool.submit(move || i).unwrap();
-                black_box(*f.result().unwrap());
-                lat.push(t.elapsed());
-            }
-            (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
-        }
-        "rayon spawn+oneshot" => {
-            let pool = rayon_pool();
-            let (t0, c0) = (Instant::now(), cpu_time());
-            for i in 0..n as u64 {
-                let t = Instant::now();
-                let (tx, rx) = oneshot::channel();
-                pool.spawn(move || {
-                    let _ = tx.send(i);
-                });
-                black_box(rx.recv().unwrap());
-                lat.push(t.elapsed());
-            }
-            (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
-        }
-        _ => unreachable!(),
+    let (t0, c0) = (Instant::now(), cpu_time());
+    for i in 0..n as u64 {
+        let t = Instant::now();
+        let h = pool.submit(move || i);
+        black_box(pool.join(h));
+        lat.push(t.elapsed());
     }
+    let (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
-    (pct(0.5), pct(0.99), cpu.as_secs_f64() / wall.as_secs_f64())
+    [
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999),
+        cpu.as_secs_f64() / wall.as_secs_f64(),
+    ]
 }
 
-/// W3: 10,000 × 10 µs tasks consumed in completion order, as a multiple of ideal (the
-/// tasks' inline time divided by the workers).
-fn w3(kind: &str, n: usize) -> f64 {
+/// W3: `n` tasks of 10 µs consumed in completion order: (× ideal, ms to the first result).
+fn w3<C: Contender>(workers: usize, n: usize) -> [f64; 2] {
+    let pool = C::start(workers);
+    pool.warm();
+    let ideal = n as f64 * 10e-6 / workers as f64;
     let t = Instant::now();
-    for _ in 0..n {
-        black_box(spin_10us());
-    }
-    let ideal = t.elapsed().as_secs_f64() / WORKERS as f64;
-    let t = Instant::now();
-    match kind {
-        "ours" => {
-            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
-            let futs: Vec<Future<u64>> = (0..n).map(|_| pool.submit(spin_10us).unwrap()).collect();
-            let got = as_completed(&futs).filter(|f| f.is_ok()).count();
-            assert_eq!(got, n);
-        }
-        "rayon spawn+channel" => {
-            let pool = rayon_pool();
-            let (tx, rx) = mpsc::channel();
-            for _ in 0..n {
-                let tx = tx.clone();
-                pool.spawn(move || {
-                    let _ = tx.send(spin_10us());
-                });
-            }
-            drop(tx);
-            assert_eq!(rx.iter().count(), n);
-        }
-        _ => unreachable!(),
-    }
-    t.elapsed().as_secs_f64() / ideal
+    let mut first = None;
+    let mut got = 0;
+    pool.completion_order(n, spin_10us, |_| {
+        first.get_or_insert_with(|| t.elapsed());
+        got += 1;
+    });
+    assert_eq!(got, n);
+    [
+        t.elapsed().as_secs_f64() / ideal,
+        first.unwrap().as_secs_f64() * 1e3,
+    ]
 }
 
-/// W5: heap bytes per pending task (handle included) for `n` tasks queued behind a pool
-/// whose workers are blocked.
-fn w5(kind: &str, n: usize) -> f64 {
+/// The Python documentation's `is_prime`.
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n == 2 {
+        return true;
+    }
+    if n % 2 == 0 {
+        return false;
+    }
+    let sqrt_n = (n as f64).sqrt().floor() as u64;
+    (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
+}
+
+/// The Python documentation's PRIMES, repeated to `len` items.
+fn primes(len: usize) -> Vec<u64> {
+    const PRIMES: [u64; 6] = [
+        112272535095293,
+        112582705942171,
+        112272535095293,
+        115280095190773,
+        115797848077099,
+        1099726899285419,
+    ];
+    PRIMES.iter().copied().cycle().take(len).collect()
+}
+
+/// W4: `map(is_prime)` with `chunksize`, as a multiple of `ideal` seconds.
+fn w4<C: Contender>(workers: usize, items: &[u64], chunksize: usize, ideal: f64) -> f64 {
+    let pool = C::start(workers);
+    pool.warm();
+    let t = Instant::now();
+    let out = pool.map_chunked(items, chunksize, is_prime);
+    let el = t.elapsed().as_secs_f64();
+    assert_eq!(out, items.iter().map(|&n| is_prime(n)).collect::<Vec<_>>());
+    el / ideal
+}
+
+/// W5: heap bytes per pending task (handle included) and ns per submit, for `n` tasks queued
+/// behind a pool whose workers are all blocked.
+fn w5<C: Contender>(workers: usize, n: usize) -> [f64; 2] {
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
-    let block = {
-        let gate = gate.clone();
-        move || {
-            let (m, cv) = &*gate;
-            drop(cv.wait_while(m.lock().unwrap(), |open| !*open).unwrap());
+    let pool = C::start(workers);
+    let running = Arc::new(AtomicU64::new(0));
+    let blockers: Vec<C::Handle> = (0..workers)
+        .map(|_| {
+            let (gate, running) = (gate.clone(), running.clone());
+            pool.submit(move || {
+                running.fetch_add(1, Ordering::SeqCst);
+                let (m, cv) = &*gate;
+                drop(cv.wait_while(m.lock().unwrap(), |open| !*open).unwrap());
+                0
+            })
+        })
+        .collect();
+    while running.load(Ordering::SeqCst) < workers as u64 {
+        thread::yield_now();
+    }
+    let t = Instant::now();
+    let (handles, bytes) = counted(|| {
+        let mut handles: Vec<C::Handle> = Vec::with_capacity(n);
+        for i in 0..n as u64 {
+            handles.push(pool.submit(move || i));
         }
-    };
-    let open = || {
+        handles
+    });
+    let submit_ns = t.elapsed().as_nanos() as f64 / n as f64;
+    {
         let (m, cv) = &*gate;
         *m.lock().unwrap() = true;
         cv.notify_all();
-    };
-    let bytes = match kind {
-        "ours" => {
-            let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
-            let blockers: Vec<Future<()>> = (0..WORKERS)
-                .map(|_| pool.submit(block.clone()).unwrap())
-                .collect();
-            while pool.threads_started() < WORKERS {
-                std::thread::yield_now();
-            }
-            let (handles, bytes) = counted(|| {
-                let mut handles: Vec<Future<u64>> = Vec::with_capacity(n);
-                for i in 0..n as u64 {
-                    handles.push(pool.submit(move || i).unwrap());
-                }
-                handles
-            });
-            open();
-            drop((blockers, handles, pool));
-            bytes
-        }
-        "rayon spawn+oneshot" => {
-            let pool = rayon_pool();
-            for _ in 0..WORKERS {
-                pool.spawn(block.clone());
-            }
-            let (rxs, bytes) = counted(|| {
-                let mut rxs: Vec<oneshot::Receiver<u64>> = Vec::with_capacity(n);
-                for i in 0..n as u64 {
-                    let (tx, rx) = oneshot::channel();
-                    pool.spawn(move || {
-                        let _ = tx.send(i);
-                    });
-                    rxs.push(rx);
-                }
-                rxs
-            });
-            open();
-            drop((rxs, pool));
-            bytes
-        }
-        _ => unreachable!(),
-    };
-    bytes as f64 / n as f64
-}
-
-struct Settings {
-    reps: usize,
-    wait_all_n: usize,
-    drain_ns: Vec<usize>,
-    round_trips: usize,
-    w1_n: usize,
-    w2_n: usize,
-    w3_n: usize,
-    w5_n: usize,
-}
-
-const QUICK: Settings = Settings {
-    reps: 3,
-    wait_all_n: 100_000,
-    drain_ns: Vec::new(),
-    round_trips: 500,
-    w1_n: 200_000,
-    w2_n: 5_000,
-    w3_n: 2_000,
-    w5_n: 200_000,
-};
-
-fn settings() -> Settings {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |f: &str| args.iter().any(|a| a == f);
-    let drain = args
-        .iter()
-        .position(|a| a == "--drain")
-        .and_then(|i| args.get(i + 1));
-    if let Some(n) = drain {
-        let n = n.parse().expect("--drain N");
-        Settings {
-            drain_ns: vec![n],
-            ..QUICK
-        }
-    } else if has("--quick") {
-        Settings {
-            drain_ns: vec![1000],
-            ..QUICK
-        }
-    } else if has("--full") {
-        Settings {
-            reps: 9,
-            wait_all_n: 100_000,
-            drain_ns: vec![1000, 2000, 4000, 8000],
-            round_trips: 5000,
-            w1_n: 1_000_000,
-            w2_n: 50_000,
-            w3_n: 10_000,
-            w5_n: 1_000_000,
-        }
-    } else {
-        Settings {
-            reps: 5,
-            wait_all_n: 100_000,
-            drain_ns: vec![1000, 2000, 4000],
-            round_trips: 2000,
-            w1_n: 1_000_000,
-            w2_n: 20_000,
-            w3_n: 10_000,
-            w5_n: 1_000_000,
-        }
     }
+    for h in blockers.into_iter().chain(handles) {
+        pool.join(h);
+    }
+    // The `Vec` of handles was counted too: one handle per task.
+    [bytes as f64 / n as f64, submit_ns]
 }
 
-/// Seconds for one `wait(AllCompleted)` over `n` finished futures.
-fn ours_wait_all(n: usize) -> f64 {
+/// W6a: ms for one `wait(AllCompleted)` over `n` finished futures.
+fn w6_wait_all(n: usize) -> f64 {
     let futs: Vec<Future<usize>> = (0..n)
         .map(|i| {
             let f = Future::new();
@@ -335,42 +269,24 @@ fn ours_wait_all(n: usize) -> f64 {
         .collect();
     let t = Instant::now();
     let r = wait(&futs, ReturnWhen::AllCompleted);
-    let el = t.elapsed().as_secs_f64();
+    let el = t.elapsed().as_secs_f64() * 1e3;
     assert_eq!(r.done.len(), n);
     el
 }
 
-/// A counting semaphore, the same hand-back the Python script uses.
-#[derive(Default)]
-struct Semaphore {
-    n: Mutex<usize>,
-    cv: Condvar,
-}
-impl Semaphore {
-    fn release(&self) {
-        *self.n.lock().unwrap() += 1;
-        self.cv.notify_one();
-    }
-    fn acquire(&self) {
-        let mut g = self
-            .cv
-            .wait_while(self.n.lock().unwrap(), |n| *n == 0)
-            .unwrap();
-        *g -= 1;
-    }
-}
-
-/// Seconds to drain `n` futures with the `wait(pending, FirstCompleted)` loop while another
-/// thread finishes one future per call.
-fn ours_drain(n: usize) -> f64 {
+/// W6b: ms to drain `n` futures with the `wait(pending, FirstCompleted)` loop while another
+/// thread finishes one future per call (and waits for the loop to take it).
+fn w6_drain(n: usize) -> f64 {
     let futs: Vec<Future<u8>> = (0..n).map(|_| Future::new()).collect();
-    let consumed = Arc::new(Semaphore::default());
+    let consumed = Arc::new((Mutex::new(0usize), Condvar::new()));
     let producer = {
         let (futs, consumed) = (futs.clone(), consumed.clone());
         thread::spawn(move || {
             for f in &futs {
                 f.set_result(1).unwrap();
-                consumed.acquire();
+                let (m, cv) = &*consumed;
+                let mut g = cv.wait_while(m.lock().unwrap(), |c| *c == 0).unwrap();
+                *g -= 1;
             }
         })
     };
@@ -378,117 +294,246 @@ fn ours_drain(n: usize) -> f64 {
     let mut pending: Vec<&Future<u8>> = futs.iter().collect();
     while !pending.is_empty() {
         let r = wait(pending, ReturnWhen::FirstCompleted);
-        for _ in &r.done {
-            consumed.release();
-        }
+        let (m, cv) = &*consumed;
+        *m.lock().unwrap() += r.done.len();
+        cv.notify_one();
         pending = r.not_done;
     }
-    let el = t.elapsed().as_secs_f64();
+    let el = t.elapsed().as_secs_f64() * 1e3;
     producer.join().unwrap();
     el
 }
 
-/// Seconds per round trip: this thread hands a "go" to a producer, which answers; both
-/// directions block. `kind` picks the primitive.
-fn round_trip(kind: &str, n: usize) -> f64 {
-    match kind {
-        "ours" => {
-            let go: Vec<Future<()>> = (0..n).map(|_| Future::new()).collect();
-            let req: Vec<Future<usize>> = (0..n).map(|_| Future::new()).collect();
-            let producer = {
-                let (go, req) = (go.clone(), req.clone());
-                thread::spawn(move || {
-                    for i in 0..n {
-                        go[i].result().unwrap();
-                        req[i].set_result(i).unwrap();
-                    }
-                })
-            };
-            let t = Instant::now();
-            for i in 0..n {
-                go[i].set_result(()).unwrap();
-                assert_eq!(*req[i].result().unwrap(), i);
+// ===== the machine's floor =====
+
+/// ns per uncontended compare-and-swap.
+fn floor_cas() -> f64 {
+    let a = AtomicU64::new(0);
+    let n = 1_000_000u64;
+    let t = Instant::now();
+    for i in 0..n {
+        let _ = black_box(&a).compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// ns per push+pop on a lock-free queue (crossbeam's `SegQueue`, the one our pool uses), one
+/// thread.
+fn floor_queue() -> f64 {
+    let q = crossbeam_queue::SegQueue::new();
+    let n = 1_000_000u64;
+    let t = Instant::now();
+    for i in 0..n {
+        q.push(i);
+        black_box(q.pop());
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// µs from `unpark` of a parked thread to that thread running (p50 over rounds).
+fn floor_wake() -> f64 {
+    let rounds = 2000;
+    let stamp = Arc::new(Mutex::new(None::<Instant>));
+    let go = Arc::new(AtomicBool::new(false));
+    let (s, g) = (stamp.clone(), go.clone());
+    let sleeper = thread::spawn(move || {
+        let mut lat = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            while !g.swap(false, Ordering::AcqRel) {
+                thread::park();
             }
-            let el = t.elapsed().as_secs_f64() / n as f64;
-            producer.join().unwrap();
-            el
+            let sent = s.lock().unwrap().take().unwrap();
+            lat.push(sent.elapsed());
         }
-        "std mpsc" => {
-            let (go_tx, go_rx) = mpsc::channel::<usize>();
-            let (req_tx, req_rx) = mpsc::channel::<usize>();
-            let producer = thread::spawn(move || {
-                for i in go_rx {
-                    req_tx.send(i).unwrap();
-                }
-            });
-            let t = Instant::now();
-            for i in 0..n {
-                go_tx.send(i).unwrap();
-                assert_eq!(req_rx.recv().unwrap(), i);
+        lat
+    });
+    for _ in 0..rounds {
+        // Let the sleeper park, then wake it.
+        spin_for(Duration::from_micros(50));
+        *stamp.lock().unwrap() = Some(Instant::now());
+        go.store(true, Ordering::Release);
+        sleeper.thread().unpark();
+        while go.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+    }
+    let mut lat = sleeper.join().unwrap();
+    lat.sort();
+    percentile(&lat, 0.5)
+}
+
+/// µs per round trip of a park/unpark ping-pong between two threads.
+fn floor_ping_pong() -> f64 {
+    let rounds = 5000u64;
+    let turn = Arc::new(AtomicU64::new(0));
+    let main = thread::current();
+    let t2 = turn.clone();
+    let other = thread::spawn(move || {
+        for r in 0..rounds {
+            while t2.load(Ordering::Acquire) != 2 * r + 1 {
+                thread::park();
             }
-            let el = t.elapsed().as_secs_f64() / n as f64;
-            drop(go_tx);
-            producer.join().unwrap();
-            el
+            t2.store(2 * r + 2, Ordering::Release);
+            main.unpark();
         }
-        "Mutex+Condvar" => {
-            let slot = Arc::new((Mutex::new((None::<usize>, None::<usize>)), Condvar::new()));
-            let producer = {
-                let slot = slot.clone();
-                thread::spawn(move || {
-                    for _ in 0..n {
-                        let (m, cv) = &*slot;
-                        let mut g = cv.wait_while(m.lock().unwrap(), |s| s.0.is_none()).unwrap();
-                        let i = g.0.take().unwrap();
-                        g.1 = Some(i);
-                        cv.notify_all();
-                    }
-                })
-            };
-            let t = Instant::now();
-            for i in 0..n {
-                let (m, cv) = &*slot;
-                m.lock().unwrap().0 = Some(i);
-                cv.notify_all();
-                let mut g = cv.wait_while(m.lock().unwrap(), |s| s.1.is_none()).unwrap();
-                assert_eq!(g.1.take(), Some(i));
+    });
+    let t = Instant::now();
+    for r in 0..rounds {
+        turn.store(2 * r + 1, Ordering::Release);
+        other.thread().unpark();
+        while turn.load(Ordering::Acquire) != 2 * r + 2 {
+            thread::park();
+        }
+    }
+    let el = t.elapsed();
+    other.join().unwrap();
+    el.as_secs_f64() * 1e6 / rounds as f64
+}
+
+// ===== settings =====
+
+#[derive(Clone)]
+struct Settings {
+    reps: usize,
+    workers: usize,
+    w1_n: usize,
+    w1_thread_n: usize,
+    w2_n: usize,
+    w3_n: usize,
+    w4_len: usize,
+    w5_n: usize,
+    w6_all_n: usize,
+    w6_drains: Vec<usize>,
+    only: Option<Vec<String>>,
+    workloads: Option<Vec<String>>,
+    python: bool,
+    mode: &'static str,
+}
+
+fn settings() -> Settings {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |f: &str| args.iter().any(|a| a == f);
+    let value = |f: &str| {
+        args.iter()
+            .position(|a| a == f)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let list = |f: &str| value(f).map(|v| v.split(',').map(|s| s.trim().to_lowercase()).collect());
+    let mut s = Settings {
+        reps: 5,
+        workers: 2,
+        w1_n: 300_000,
+        w1_thread_n: 20_000,
+        w2_n: 20_000,
+        w3_n: 10_000,
+        w4_len: 16,
+        w5_n: 300_000,
+        w6_all_n: 100_000,
+        w6_drains: vec![1000, 2000, 4000],
+        only: list("--only"),
+        workloads: list("--workloads"),
+        python: !has("--no-python"),
+        mode: "default",
+    };
+    if has("--quick") {
+        s = Settings {
+            reps: 3,
+            w1_n: 100_000,
+            w1_thread_n: 5_000,
+            w2_n: 2_000,
+            w3_n: 2_000,
+            w4_len: 6,
+            w5_n: 100_000,
+            w6_drains: vec![1000],
+            mode: "quick",
+            ..s
+        };
+    } else if has("--full") {
+        s = Settings {
+            reps: 9,
+            w1_n: 1_000_000,
+            w2_n: 50_000,
+            w4_len: 64,
+            w5_n: 1_000_000,
+            w6_drains: vec![1000, 2000, 4000, 8000],
+            mode: "full",
+            ..s
+        };
+    }
+    if let Some(w) = value("--workers") {
+        match w.parse::<usize>() {
+            Ok(n) if n > 0 => s.workers = n,
+            _ => {
+                eprintln!("--workers takes a number above zero, not {w:?}");
+                std::process::exit(2);
             }
-            let el = t.elapsed().as_secs_f64() / n as f64;
-            producer.join().unwrap();
-            el
         }
-        _ => unreachable!(),
+    }
+    s
+}
+
+impl Settings {
+    fn wants(&self, contender: &str) -> bool {
+        contender == "ours"
+            || self.only.as_ref().is_none_or(|o| {
+                o.iter()
+                    .any(|p| contender.to_lowercase().starts_with(p.as_str()))
+            })
+    }
+    fn runs(&self, workload: &str) -> bool {
+        self.workloads
+            .as_ref()
+            .is_none_or(|w| w.iter().any(|x| x.eq_ignore_ascii_case(workload)))
     }
 }
 
-/// Samples per (workload, contender).
-struct Row {
-    workload: String,
+// ===== results =====
+
+/// One line of the table: a workload's metric.
+struct Metric {
+    workload: &'static str,
+    what: String,
     unit: &'static str,
-    scale: f64,
-    samples: Vec<(String, Vec<f64>)>,
+    /// contender → one value per rep (None: not run that rep)
+    samples: BTreeMap<String, Vec<f64>>,
+    order: Vec<String>,
 }
 
-impl Row {
-    fn new(workload: impl Into<String>, unit: &'static str, scale: f64) -> Self {
-        Row {
-            workload: workload.into(),
-            unit,
-            scale,
-            samples: Vec::new(),
+#[derive(Default)]
+struct Results {
+    metrics: Vec<Metric>,
+}
+
+impl Results {
+    fn add(&mut self, workload: &'static str, what: &str, unit: &'static str, who: &str, v: f64) {
+        let m = match self
+            .metrics
+            .iter_mut()
+            .position(|m| m.workload == workload && m.what == what)
+        {
+            Some(i) => &mut self.metrics[i],
+            None => {
+                self.metrics.push(Metric {
+                    workload,
+                    what: what.to_string(),
+                    unit,
+                    samples: BTreeMap::new(),
+                    order: Vec::new(),
+                });
+                self.metrics.last_mut().unwrap()
+            }
+        };
+        if !m.samples.contains_key(who) {
+            m.order.push(who.to_string());
         }
-    }
-    fn add(&mut self, who: &str, v: f64) {
-        match self.samples.iter_mut().find(|(w, _)| w == who) {
-            Some((_, s)) => s.push(v),
-            None => self.samples.push((who.to_string(), vec![v])),
-        }
+        m.samples.entry(who.to_string()).or_default().push(v);
     }
 }
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    s.sort_by(|a, b| a.total_cmp(b));
     let m = s.len() / 2;
     if s.len() % 2 == 1 {
         s[m]
@@ -498,199 +543,557 @@ fn median(v: &[f64]) -> f64 {
 }
 
 fn fmt(v: f64) -> String {
-    if v >= 100.0 {
+    if !v.is_finite() {
+        "–".into()
+    } else if v.abs() >= 100.0 {
         format!("{v:.0}")
-    } else if v >= 10.0 {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
     }
 }
 
-/// Runs the Python script, if there is a python3, and adds its figures to `rows`.
-fn cpython(s: &Settings, rows: &mut [Row]) -> Option<String> {
+/// The table: one row per (metric, contender).
+fn table(results: &Results) -> String {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "| workload | metric | unit | contender | median | min–max | vs ours |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---|---|---|---:|---:|---:|").unwrap();
+    for m in &results.metrics {
+        let ours = m.samples.get("ours");
+        for who in &m.order {
+            let v = &m.samples[who];
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            // The median of the per-rep ratios: each rep's drift hits both alike.
+            let ratio = match ours {
+                Some(o) if who != "ours" && o.len() == v.len() => {
+                    let r: Vec<f64> = v.iter().zip(o).map(|(x, y)| x / y).collect();
+                    format!("{:.2}×", median(&r))
+                }
+                Some(o) if who != "ours" => format!("{:.2}×", median(v) / median(o)),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {who} | {} | {}–{} | {ratio} |",
+                m.workload,
+                m.what,
+                m.unit,
+                fmt(median(v)),
+                fmt(lo),
+                fmt(hi)
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+fn json_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Every raw sample, as JSON.
+fn json(results: &Results, s: &Settings, notes: &[String]) -> String {
+    let mut out = String::new();
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    write!(
+        out,
+        "{{\n  \"machine\": {{\"cores\": {cores}, \"os\": \"{}\", \"arch\": \"{}\"}},\n  \"settings\": {{\"mode\": \"{}\", \"reps\": {}, \"workers\": {}}},\n  \"notes\": [{}],\n  \"samples\": [\n",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        s.mode,
+        s.reps,
+        s.workers,
+        notes.iter().map(|n| format!("\"{}\"", json_escape(n))).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
+    let mut first = true;
+    for m in &results.metrics {
+        for who in &m.order {
+            if !first {
+                out.push_str(",\n");
+            }
+            first = false;
+            let vals: Vec<String> = m.samples[who].iter().map(|v| format!("{v}")).collect();
+            write!(
+                out,
+                "    {{\"workload\": \"{}\", \"metric\": \"{}\", \"unit\": \"{}\", \"contender\": \"{}\", \"values\": [{}]}}",
+                m.workload,
+                json_escape(&m.what),
+                m.unit,
+                json_escape(who),
+                vals.join(", ")
+            )
+            .unwrap();
+        }
+    }
+    out.push_str("\n  ]\n}\n");
+    out
+}
+
+/// SVG plots: one bar chart (median, min–max whisker) per metric; W6 drain on log-log axes.
+fn plots(results: &Results, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    use plotters::prelude::*;
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let colour = |i: usize| Palette99::pick(i).to_rgba();
+    for (k, m) in results.metrics.iter().enumerate() {
+        if m.workload == "W6b" || m.workload == "floor" {
+            continue;
+        }
+        let path = dir.join(format!("{:02}-{}.svg", k, m.workload));
+        let names = m.order.clone();
+        let stats: Vec<(f64, f64, f64)> = names
+            .iter()
+            .map(|n| {
+                let v = &m.samples[n];
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+                (median(v), lo, hi)
+            })
+            .collect();
+        let top = stats.iter().map(|s| s.2).fold(0.0, f64::max) * 1.15 + 1e-9;
+        let bottom = stats.iter().map(|s| s.1).fold(f64::MAX, f64::min).max(1e-9);
+        let rows = names.len();
+        let root = SVGBackend::new(&path, (760, 90 + 46 * rows as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(std::io::Error::other)?;
+        let caption = format!("{} {} ({})", m.workload, m.what, m.unit);
+        let y = || -0.5..rows as f64 - 0.5;
+        let label = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        // Bars: one per contender, at its row, from the axis to the median, with a min–max
+        // whisker. A log axis when the values span more than 20×, so small ones stay visible.
+        macro_rules! draw {
+            ($x:expr, $base:expr) => {{
+                let mut chart = ChartBuilder::on(&root)
+                    .caption(&caption, ("sans-serif", 18))
+                    .margin(12)
+                    .x_label_area_size(30)
+                    .y_label_area_size(200)
+                    .build_cartesian_2d($x, y())
+                    .map_err(std::io::Error::other)?;
+                chart
+                    .configure_mesh()
+                    .disable_y_mesh()
+                    .y_labels(rows)
+                    .y_label_formatter(&label)
+                    .x_desc(m.unit)
+                    .draw()
+                    .map_err(std::io::Error::other)?;
+                for (i, (med, lo, hi)) in stats.iter().enumerate() {
+                    let row = i as f64;
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [($base, row - 0.35), (*med, row + 0.35)],
+                            colour(i).filled(),
+                        )))
+                        .map_err(std::io::Error::other)?;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(*lo, row), (*hi, row)],
+                            BLACK.stroke_width(2),
+                        )))
+                        .map_err(std::io::Error::other)?;
+                }
+            }};
+        }
+        if top / bottom > 20.0 {
+            draw!((bottom * 0.5..top * 2.0).log_scale(), bottom * 0.5);
+        } else {
+            draw!(0.0..top, 0.0);
+        }
+        root.present().map_err(std::io::Error::other)?;
+        drop(root);
+        written.push(path);
+    }
+    // W6b on log-log axes: n vs ms, one line per contender.
+    let drains: Vec<&Metric> = results
+        .metrics
+        .iter()
+        .filter(|m| m.workload == "W6b")
+        .collect();
+    if !drains.is_empty() {
+        let path = dir.join("w6-drain-loglog.svg");
+        let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for m in &drains {
+            let n: f64 = m.what.trim_start_matches("n=").parse().unwrap_or(1.0);
+            for (who, v) in &m.samples {
+                series.entry(who.clone()).or_default().push((n, median(v)));
+            }
+        }
+        let ys = series.values().flatten().map(|p| p.1);
+        let (ymin, ymax) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        let xs = series.values().flatten().map(|p| p.0);
+        let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+        let root = SVGBackend::new(&path, (760, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(std::io::Error::other)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "W6b wait(pending, FirstCompleted) drain loop",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                (xmin * 0.8..xmax * 1.25).log_scale(),
+                (ymin * 0.5..ymax * 2.0).log_scale(),
+            )
+            .map_err(std::io::Error::other)?;
+        chart
+            .configure_mesh()
+            .x_desc("futures drained (n)")
+            .y_desc("ms")
+            .draw()
+            .map_err(std::io::Error::other)?;
+        for (i, (who, pts)) in series.iter().enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                .map_err(std::io::Error::other)?
+                .label(who.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
+                .map_err(std::io::Error::other)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(std::io::Error::other)?;
+        root.present().map_err(std::io::Error::other)?;
+        drop(chart);
+        drop(root);
+        written.push(path);
+    }
+    Ok(written)
+}
+
+// ===== CPython =====
+
+/// Runs the Python script once (one rep) and adds its figures; `Err` says why it did not.
+fn cpython(s: &Settings, heavy: bool, results: &mut Results) -> Result<(), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/wait_bench.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script)
-        .arg(s.reps.to_string())
-        .arg(s.wait_all_n.to_string());
-    for n in &s.drain_ns {
-        cmd.arg(n.to_string());
+        .arg(format!("--workers={}", s.workers))
+        .arg(format!("--mode={}", s.mode))
+        .arg(format!("--w4-len={}", s.w4_len))
+        .arg(format!("--w6-all={}", s.w6_all_n))
+        .arg(format!(
+            "--w6-drains={}",
+            s.w6_drains
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .arg(format!(
+            "--workloads={}",
+            s.workloads
+                .as_ref()
+                .map_or("all".to_string(), |w| w.join(","))
+        ));
+    if heavy {
+        cmd.arg("--heavy");
     }
-    let out = match cmd.output() {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            return Some(format!(
-                "CPython skipped: the script failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ));
+    let out = cmd.output().map_err(|e| format!("no python3 ({e})"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // One line per figure: `workload<TAB>metric<TAB>unit<TAB>contender<TAB>value`.
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if let [w, m, u, who, v] = f[..] {
+            let Ok(v) = v.parse::<f64>() else { continue };
+            let workload = WORKLOADS.iter().copied().find(|x| *x == w).unwrap_or("?");
+            let unit = UNITS.iter().copied().find(|x| *x == u).unwrap_or("?");
+            results.add(workload, m, unit, who, v);
         }
-        Err(e) => return Some(format!("CPython skipped: no python3 ({e})")),
-    };
+    }
+    Ok(())
+}
+
+const WORKLOADS: [&str; 8] = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "floor"];
+const UNITS: [&str; 7] = ["ns/task", "µs", "cores", "× ideal", "ms", "B/task", "ns"];
+
+// ===== the run =====
+
+/// Runs every selected contender's version of one workload for one rep.
+macro_rules! each_contender {
+    ($s:expr, |$c:ident, $name:ident| $body:expr) => {{
+        {
+            type $c = Ours;
+            let $name = <Ours as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+        {
+            type $c = RayonSpawn;
+            let $name = <RayonSpawn as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+        {
+            type $c = ThreadpoolCrate;
+            let $name = <ThreadpoolCrate as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+        {
+            type $c = Tokio;
+            let $name = <Tokio as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+        {
+            type $c = NaivePool;
+            let $name = <NaivePool as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+    }};
+}
+
+fn main() {
+    let s = settings();
+    let w = s.workers;
+    let mut r = Results::default();
+    let mut notes = Vec::new();
+    let mut python = s.python;
+
+    let steps_per_rep = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "floor"]
+        .iter()
+        .filter(|x| s.runs(x))
+        .count()
+        + usize::from(s.python);
+    let bar = indicatif::ProgressBar::new((s.reps * steps_per_rep) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
+            .unwrap(),
+    );
+    let items = primes(s.w4_len);
+    for rep in 0..s.reps {
+        let step = |bar: &indicatif::ProgressBar, what: &str| {
+            bar.set_message(format!("rep {}/{}: {what}", rep + 1, s.reps));
+        };
+        if s.runs("W1") {
+            step(&bar, "W1 throughput");
+            let what = "submit N empty tasks, wait all";
+            each_contender!(s, |C, name| r.add(
+                "W1",
+                what,
+                "ns/task",
+                name,
+                w1::<C>(w, s.w1_n)
+            ));
+            if s.wants("rayon scope") {
+                r.add(
+                    "W1",
+                    what,
+                    "ns/task",
+                    "rayon scope (no handle)",
+                    w1_rayon_scope(w, s.w1_n),
+                );
+            }
+            if s.wants("std::thread::spawn") {
+                // A thread per task cannot take a million: the same per-task figure on fewer.
+                let v = w1::<ThreadPerTask>(w, s.w1_thread_n);
+                r.add("W1", what, "ns/task", "std::thread::spawn", v);
+            }
+            bar.inc(1);
+        }
+        if s.runs("W2") {
+            step(&bar, "W2 latency");
+            let trips = s.w2_n;
+            let mut add = |name: &str, v: [f64; 4]| {
+                r.add("W2", "round trip p50", "µs", name, v[0]);
+                r.add("W2", "round trip p99", "µs", name, v[1]);
+                r.add("W2", "round trip p99.9", "µs", name, v[2]);
+                r.add("W2", "CPU per wall second", "cores", name, v[3]);
+            };
+            each_contender!(s, |C, name| add(name, w2::<C>(w, trips)));
+            if s.wants("std::thread::spawn") {
+                add("std::thread::spawn", w2::<ThreadPerTask>(w, trips / 4));
+            }
+            bar.inc(1);
+        }
+        if s.runs("W3") {
+            step(&bar, "W3 fan-out");
+            let n = s.w3_n;
+            let mut add = |name: &str, v: [f64; 2]| {
+                r.add("W3", "10 µs tasks, completion order", "× ideal", name, v[0]);
+                r.add("W3", "time to first result", "ms", name, v[1]);
+            };
+            each_contender!(s, |C, name| add(name, w3::<C>(w, n)));
+            if s.wants("std::thread::spawn") {
+                add("std::thread::spawn", w3::<ThreadPerTask>(w, n));
+            }
+            bar.inc(1);
+        }
+        if s.runs("W4") {
+            step(&bar, "W4 CPU-bound map(is_prime)");
+            // The ideal: the better of two inline runs, divided by the workers.
+            let inline = (0..2)
+                .map(|_| {
+                    let t = Instant::now();
+                    black_box(items.iter().map(|&n| is_prime(n)).collect::<Vec<bool>>());
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::MAX, f64::min);
+            let ideal = inline / w as f64;
+            for chunk in [1, 8] {
+                let what = format!("map(is_prime) × {}, chunksize {chunk}", items.len());
+                each_contender!(s, |C, name| r.add(
+                    "W4",
+                    &what,
+                    "× ideal",
+                    name,
+                    w4::<C>(w, &items, chunk, ideal)
+                ));
+            }
+            bar.inc(1);
+        }
+        if s.runs("W5") {
+            step(&bar, "W5 memory");
+            let n = s.w5_n;
+            let mut add = |name: &str, v: [f64; 2]| {
+                r.add(
+                    "W5",
+                    "pending tasks, heap incl. handle",
+                    "B/task",
+                    name,
+                    v[0],
+                );
+                r.add("W5", "submit while no worker runs", "ns/task", name, v[1]);
+            };
+            each_contender!(s, |C, name| add(name, w5::<C>(w, n)));
+            bar.inc(1);
+        }
+        if s.runs("W6a") {
+            step(&bar, "W6a wait over finished futures");
+            r.add(
+                "W6a",
+                &format!("wait(AllCompleted), {} finished", s.w6_all_n),
+                "ms",
+                "ours",
+                w6_wait_all(s.w6_all_n),
+            );
+            bar.inc(1);
+        }
+        if s.runs("W6b") {
+            step(&bar, "W6b FirstCompleted drain loop");
+            for &n in &s.w6_drains {
+                r.add("W6b", &format!("n={n}"), "ms", "ours", w6_drain(n));
+            }
+            bar.inc(1);
+        }
+        if s.runs("floor") {
+            step(&bar, "the machine's floor");
+            r.add("floor", "uncontended CAS", "ns", "machine", floor_cas());
+            r.add(
+                "floor",
+                "lock-free queue push+pop (one thread)",
+                "ns",
+                "machine",
+                floor_queue(),
+            );
+            r.add(
+                "floor",
+                "wake a parked thread (p50)",
+                "µs",
+                "machine",
+                floor_wake(),
+            );
+            r.add(
+                "floor",
+                "park/unpark ping-pong round trip",
+                "µs",
+                "machine",
+                floor_ping_pong(),
+            );
+            bar.inc(1);
+        }
+        if python {
+            step(&bar, "CPython");
+            if let Err(why) = cpython(&s, rep == 0, &mut r) {
+                notes.push(format!("CPython skipped: {why}"));
+                python = false;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let version = Command::new("python3")
         .arg("--version")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        // {"workload": "x", "n": 1, "seconds": [..]}: a fixed shape, read without a JSON crate.
-        let field = |name: &str| {
-            let start = line.find(&format!("\"{name}\": "))? + name.len() + 4;
-            Some(&line[start..])
-        };
-        let (Some(w), Some(n), Some(secs)) = (field("workload"), field("n"), field("seconds"))
-        else {
-            continue;
-        };
-        let w = w.trim_start_matches('"').split('"').next().unwrap_or("");
-        let n: usize = n
-            .split(',')
-            .next()
-            .unwrap_or("0")
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        let secs: Vec<f64> = secs
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|x| x.trim().parse().ok())
-            .collect();
-        let key = match w {
-            "wait_all_finished" => "W6a wait(AllCompleted), finished".to_string(),
-            "round_trip" => "W2-future round trip".to_string(),
-            "drain_first_completed" => format!("W6b FirstCompleted drain loop, n={n}"),
-            _ => continue,
-        };
-        if let Some(row) = rows.iter_mut().find(|r| r.workload.starts_with(&key)) {
-            for v in secs {
-                row.add("CPython", v * row.scale);
-            }
+    println!(
+        "concurrent-futures comparison, {} run: {} reps, {} workers per pool, {cores} cores{}",
+        s.mode,
+        s.reps,
+        s.workers,
+        if s.python && !version.is_empty() {
+            format!(", {version}")
+        } else {
+            String::new()
         }
-    }
-    Some(format!("CPython: {version}"))
-}
-
-fn main() {
-    let s = settings();
-    let mut rows = vec![
-        Row::new(
-            format!("W6a wait(AllCompleted), finished, n={}", s.wait_all_n),
-            "ms",
-            1e3,
-        ),
-        Row::new("W2-future round trip (p50 of reps)", "µs", 1e6),
-    ];
-    for n in &s.drain_ns {
-        rows.push(Row::new(
-            format!("W6b FirstCompleted drain loop, n={n}"),
-            "ms",
-            1e3,
-        ));
-    }
-    let pool_rows = rows.len();
-    rows.push(Row::new(
-        format!("W1 submit {} empty tasks, wait all", s.w1_n),
-        "ns/task",
-        1.0,
-    ));
-    rows.push(Row::new(
-        format!("W2 pool round trip p50 ({} trips)", s.w2_n),
-        "µs",
-        1.0,
-    ));
-    rows.push(Row::new(
-        format!("W2 pool round trip p99 ({} trips)", s.w2_n),
-        "µs",
-        1.0,
-    ));
-    rows.push(Row::new("W2 pool round trip CPU", "cores", 1.0));
-    rows.push(Row::new(
-        format!("W3 {} × 10 µs tasks, completion order", s.w3_n),
-        "× ideal",
-        1.0,
-    ));
-    rows.push(Row::new(
-        format!("W5 {} pending tasks, heap asked", s.w5_n),
-        "B/task",
-        1.0,
-    ));
-    rows.push(Row::new(
-        format!("W5 {} pending tasks, RSS growth", s.w5_n),
-        "B/task",
-        1.0,
-    ));
-    eprintln!(
-        "running {} reps of each workload, contenders interleaved rep by rep",
-        s.reps
     );
-    for rep in 0..s.reps {
-        eprint!("\rrep {}/{}", rep + 1, s.reps);
-        rows[0].add("ours", ours_wait_all(s.wait_all_n) * 1e3);
-        for kind in ["ours", "std mpsc", "Mutex+Condvar"] {
-            rows[1].add(kind, round_trip(kind, s.round_trips) * 1e6);
-        }
-        for (i, n) in s.drain_ns.clone().into_iter().enumerate() {
-            rows[2 + i].add("ours", ours_drain(n) * 1e3);
-        }
-        let p = pool_rows;
-        for kind in ["ours", "rayon spawn+oneshot", "rayon scope (no handle)"] {
-            rows[p].add(kind, w1(kind, s.w1_n));
-        }
-        for kind in ["ours", "rayon spawn+oneshot"] {
-            let (p50, p99, cores) = w2(kind, s.w2_n);
-            rows[p + 1].add(kind, p50);
-            rows[p + 2].add(kind, p99);
-            rows[p + 3].add(kind, cores);
-        }
-        for (kind, label) in [
-            ("ours", "ours"),
-            ("rayon spawn+channel", "rayon spawn+channel"),
-        ] {
-            rows[p + 4].add(label, w3(kind, s.w3_n));
-        }
-        for kind in ["ours", "rayon spawn+oneshot"] {
-            rows[p + 5].add(kind, w5(kind, s.w5_n));
-        }
+    println!();
+    print!("{}", table(&r));
+    println!();
+    println!(
+        "Medians over reps (min–max); \"vs ours\" is the median of per-rep ratios, above 1× = slower (or larger) than ours."
+    );
+    println!(
+        "Sizes: W1 {} tasks (std::thread::spawn {}), W2 {} round trips, W3 {} tasks, W4 {} items, W5 {} tasks.",
+        s.w1_n, s.w1_thread_n, s.w2_n, s.w3_n, s.w4_len, s.w5_n
+    );
+    if s.python {
+        println!(
+            "CPython rows use smaller sizes where CPython needs seconds (per-task and normalised figures, so rows compare); its W4 and W6b ran on the first rep only (benches/python/wait_bench.py)."
+        );
     }
-    eprintln!();
-    let note = if std::env::args().any(|a| a == "--no-python") {
-        Some("CPython skipped: --no-python".to_string())
-    } else {
-        cpython(&s, &mut rows)
-    };
-
-    println!("| workload | unit | contender | median | min–max | ratio to ours |");
-    println!("|---|---|---|---:|---:|---:|");
-    for row in &rows {
-        let ours = row
-            .samples
-            .iter()
-            .find(|(w, _)| w == "ours")
-            .map(|(_, v)| median(v));
-        for (who, v) in &row.samples {
-            let m = median(v);
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-            let ratio = ours.map(|o| format!("{:.1}×", m / o)).unwrap_or_default();
-            println!(
-                "| {} | {} | {who} | {} | {}–{} | {ratio} |",
-                row.workload,
-                row.unit,
-                fmt(m),
-                fmt(lo),
-                fmt(hi)
-            );
-        }
+    for n in &notes {
+        println!("{n}");
     }
-    if let Some(n) = note {
-        println!("\n{n}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compare");
+    let _ = std::fs::create_dir_all(&dir);
+    match std::fs::write(dir.join("samples.json"), json(&r, &s, &notes)) {
+        Ok(()) => println!("Raw samples: {}", dir.join("samples.json").display()),
+        Err(e) => println!("Could not write the samples: {e}"),
     }
-    let cores = thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    println!("Machine: {cores} cores. Ratios above 1× mean the contender is slower than ours.");
+    match plots(&r, &dir) {
+        Ok(files) => println!("Plots: {} SVG files in {}", files.len(), dir.display()),
+        Err(e) => println!("Could not draw the plots: {e}"),
+    }
 }

@@ -3,7 +3,7 @@
 //! `cargo bench --bench future`. Figures and the machine they were taken on are in
 //! `docs/performance.md`.
 
-use concurrent_futures::{Future, ReturnWhen, wait};
+use concurrent_futures::{Future, ReturnWhen, as_completed, wait};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::{Arc, Condvar, Mutex};
@@ -71,6 +71,40 @@ fn wait_all_finished(c: &mut Criterion) {
             )
             .done
             .len()
+        })
+    });
+    g.finish();
+}
+
+/// What does `as_completed` cost per future over many futures that are all finished?
+fn as_completed_finished(c: &mut Criterion) {
+    let futs = finished(10_000);
+    let mut g = c.benchmark_group("as_completed");
+    g.bench_function("as_completed over 10,000 finished", |b| {
+        b.iter(|| as_completed(black_box(&futs)).filter(|f| f.is_ok()).count())
+    });
+    // The same, pending at creation and finished by another thread while we iterate.
+    g.sample_size(20);
+    g.bench_function("as_completed over 10,000 finished by another thread", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let futs: Vec<Future<u8>> = (0..10_000).map(|_| Future::new()).collect();
+                let t = Instant::now();
+                let it = as_completed(&futs);
+                let producer = {
+                    let futs = futs.clone();
+                    thread::spawn(move || {
+                        for f in &futs {
+                            f.set_result(1).unwrap();
+                        }
+                    })
+                };
+                assert_eq!(it.count(), 10_000);
+                total += t.elapsed();
+                producer.join().unwrap();
+            }
+            total
         })
     });
     g.finish();
@@ -153,6 +187,7 @@ criterion_group!(
     lifecycle,
     queries,
     wait_all_finished,
+    as_completed_finished,
     drain_loop,
     wake
 );

@@ -12,6 +12,8 @@ use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 fn ours() -> ThreadPoolExecutor {
     let pool = ThreadPoolExecutor::new(WORKERS).unwrap();
@@ -54,6 +56,41 @@ fn throughput(c: &mut Criterion) {
                     });
                 }
             })
+        })
+    });
+    g.finish();
+}
+
+/// What does one submit cost, with every worker busy (nothing is taken off the queue)?
+fn submit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("submit one task while the workers are busy");
+    g.bench_function("ours", |b| {
+        b.iter_custom(|iters| {
+            let pool = ours();
+            let gate = Arc::new((Mutex::new(false), Condvar::new()));
+            let blockers: Vec<Future<()>> = (0..WORKERS)
+                .map(|_| {
+                    let gate = gate.clone();
+                    pool.submit(move || {
+                        let (m, cv) = &*gate;
+                        drop(cv.wait_while(m.lock().unwrap(), |open| !*open).unwrap());
+                    })
+                    .unwrap()
+                })
+                .collect();
+            while blockers.iter().any(|f| !f.running()) {
+                std::thread::yield_now();
+            }
+            let mut futs = Vec::with_capacity(iters as usize);
+            let t = Instant::now();
+            for i in 0..iters {
+                futs.push(pool.submit(move || i).unwrap());
+            }
+            let el = t.elapsed();
+            *gate.0.lock().unwrap() = true;
+            gate.1.notify_all();
+            drop(futs);
+            el
         })
     });
     g.finish();
@@ -108,5 +145,5 @@ fn fan_out(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput, round_trip, fan_out);
+criterion_group!(benches, throughput, submit, round_trip, fan_out);
 criterion_main!(benches);
