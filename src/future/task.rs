@@ -20,6 +20,18 @@ use super::{Future, Inner};
 use crate::error::Exception;
 use crate::sync::UnsafeCell;
 
+/// Drops a user value (a closure and its captures) on one of the pool's own paths, where a
+/// panic must not unwind into the pool's bookkeeping: it is caught and logged instead.
+fn drop_quietly<V>(v: V) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+        log::error!(
+            target: "concurrent_futures",
+            "dropping a task's closure panicked: {}",
+            Exception::from_panic(payload)
+        );
+    }
+}
+
 /// The work of a task: produces its outcome (a panic is caught by the runner).
 pub(crate) trait Job<T>: FnOnce() -> Result<T, Exception> + Send + 'static {}
 impl<T, F: FnOnce() -> Result<T, Exception> + Send + 'static> Job<T> for F {}
@@ -158,16 +170,18 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             TransitionToRunning::Cancelled => {
                 // Nobody can run a cancelled task: the closure is ours to drop now.
                 // SAFETY: cancelled, so no runner exists or will.
-                drop(unsafe { cell.take_func() });
+                let f = unsafe { cell.take_func() };
                 done();
+                drop_quietly(f);
                 TASK_REF
             }
             // Cancelled and already marked notified (a user called the public
             // set_running_or_notify_cancel on the cancelled future): the closure is ours.
             TransitionToRunning::Invalid(s) if s.is_cancelled() => {
                 // SAFETY: cancelled, so no runner exists or will.
-                drop(unsafe { cell.take_func() });
+                let f = unsafe { cell.take_func() };
                 done();
+                drop_quietly(f);
                 TASK_REF
             }
             // Run inline by a waiting worker of the pool, which took the closure.
@@ -220,7 +234,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         handle.cancel();
         if handle.cancelled() {
             // SAFETY: cancelled, so no runner exists or will.
-            drop(unsafe { cell.take_func() });
+            drop_quietly(unsafe { cell.take_func() });
         }
         if cell.inner.header.state.release(REF_ONE + TASK_REF) {
             // SAFETY: the last reference went.
@@ -240,7 +254,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         match state.transition_to_completing(Claim::Queued) {
             TransitionToCompleting::Claimed => {
                 // SAFETY: claimed from PENDING: no runner exists or will.
-                drop(unsafe { cell.take_func() });
+                drop_quietly(unsafe { cell.take_func() });
                 // SAFETY: we hold the COMPLETING claim (rule 2).
                 unsafe { cell.inner.slot.write(Outcome::Exception(exception)) };
                 let prev = state.publish_finished_with_ref(COMPLETING, true);
@@ -257,7 +271,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             TransitionToCompleting::Invalid(s) => {
                 if s.is_cancelled() {
                     // SAFETY: cancelled, so no runner exists or will.
-                    drop(unsafe { cell.take_func() });
+                    drop_quietly(unsafe { cell.take_func() });
                 }
                 if state.release(TASK_REF) {
                     // SAFETY: the last reference went.

@@ -85,10 +85,21 @@ enum Wake {
 }
 
 impl Wake {
+    /// Runs the wake-up. A `Waker` is user code: its panic is caught and logged, so the
+    /// other wake-ups of the batch and the callbacks still run.
     fn run(self) {
         match self {
             Wake::Thread(t) => t.unpark(),
-            Wake::Waker(w) => w.wake(),
+            Wake::Waker(w) => {
+                let woke = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()));
+                if let Err(payload) = woke {
+                    log::error!(
+                        target: "concurrent_futures",
+                        "a Waker panicked when woken: {}",
+                        crate::error::Exception::from_panic(payload)
+                    );
+                }
+            }
         }
     }
 }

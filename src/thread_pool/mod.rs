@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     max_workers: usize,
     prefix: String,
     pub(crate) initializer: Option<Initializer>,
+    /// Test hook: every thread start fails, as if the OS refused.
+    fail_thread_starts: bool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     broken: OnceLock<String>,
 }
@@ -133,8 +135,13 @@ impl Shared {
         self.sleep.start_searching();
         let i = self.started.fetch_add(1, Ordering::SeqCst);
         let shared = self.arc();
-        match crate::sync::spawn_named(format!("{}_{i}", self.prefix), move || worker::main(shared))
-        {
+        let started = if self.fail_thread_starts {
+            drop(shared);
+            Err(std::io::Error::other("thread start refused (test hook)"))
+        } else {
+            crate::sync::spawn_named(format!("{}_{i}", self.prefix), move || worker::main(shared))
+        };
+        match started {
             Ok(handle) => lock(&self.threads).push(handle),
             Err(e) => {
                 self.sleep.stop_searching();
@@ -272,6 +279,7 @@ pub struct ThreadPoolBuilder {
     max_workers: Option<usize>,
     prefix: Option<String>,
     initializer: Option<Initializer>,
+    fail_thread_starts: bool,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -309,6 +317,14 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Test hook: every thread start fails, as if the OS refused one, so tests can show
+    /// that the futures fail with `BrokenThreadPool` instead of staying pending.
+    #[doc(hidden)]
+    pub fn fail_thread_starts_for_tests(mut self) -> Self {
+        self.fail_thread_starts = true;
+        self
+    }
+
     /// Builds the pool; no thread starts until the first task arrives.
     ///
     /// ```
@@ -340,6 +356,7 @@ impl ThreadPoolBuilder {
                 .prefix
                 .unwrap_or_else(|| format!("ThreadPoolExecutor-{n}")),
             initializer: self.initializer,
+            fail_thread_starts: self.fail_thread_starts,
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

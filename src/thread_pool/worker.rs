@@ -61,8 +61,20 @@ pub(crate) fn main(shared: Arc<Shared>) {
                 shared.notify();
             }
             // Searching again before the outcome is published (`TaskRef::run`), so a thread
-            // woken by this result and submitting at once reuses this worker.
-            task.run(&|| shared.sleep.start_searching());
+            // woken by this result and submitting at once reuses this worker. The task's own
+            // panics are caught inside; what can still unwind here is the drop of a result
+            // whose last handle is gone, which is user code: catch it, so the worker lives on.
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                task.run(&|| shared.sleep.start_searching())
+            }));
+            if let Err(payload) = ran {
+                log::error!(
+                    target: "concurrent_futures",
+                    "dropping a task's result panicked on {}: {}",
+                    std::thread::current().name().unwrap_or("a worker"),
+                    Exception::from_panic(payload)
+                );
+            }
             continue;
         }
         if shared.may_exit() {
