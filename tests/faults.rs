@@ -84,7 +84,7 @@ fn counting_waker(panics: bool) -> Waker {
     fn drop(_: *const ()) {}
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
     let data = if panics {
-        1usize as *const ()
+        std::ptr::dangling::<()>()
     } else {
         std::ptr::null()
     };
