@@ -14,18 +14,23 @@ fn submit_vs_shutdown_no_task_accepted_and_lost() {
         let pool = ThreadPoolExecutor::new(1).unwrap();
         let p = pool.clone();
         let submitter = spawn(move || match p.submit(|| 7u8) {
-            // Accepted: it must run even though shutdown raced it (a lost task would leave
-            // this result() blocked forever, which loom reports as a deadlock).
-            Ok(f) => *f.result().unwrap() == 7,
-            Err(SubmitError::Shutdown) => false,
+            Ok(f) => Some(f),
+            Err(SubmitError::Shutdown) => None,
             Err(e) => panic!("{e:?}"),
         });
         pool.shutdown(true, false);
+        // shutdown(wait = true) has returned: a task it accepted must have run already.
         let accepted = submitter.join();
-        if accepted {
-            "accepted and run"
-        } else {
-            "refused"
+        match accepted {
+            Some(f) => {
+                assert!(
+                    f.done(),
+                    "shutdown(wait) returned before an accepted task ran"
+                );
+                assert_eq!(*f.result().unwrap(), 7);
+                "accepted and run"
+            }
+            None => "refused",
         }
     });
     assert_outcomes(seen, ["accepted and run", "refused"]);

@@ -9,9 +9,10 @@
 //!
 //! 1. **Accepted means run (or cancelled, or failed), never lost.** A submit first adds one
 //!    to the in-flight count in the pool's state word, in the same RMW that checks the
-//!    `SHUTDOWN` and `BROKEN` flags, and removes it after the push. Workers exit, and a broken
-//!    pool drains its queue, only after seeing the flag set with no submit in flight, so every
-//!    accepted task is in the queue by then.
+//!    `SHUTDOWN` and `BROKEN` flags, and removes it after the push *and* after reserving any
+//!    worker the task needs. Workers exit, a broken pool drains its queue, and
+//!    `shutdown(wait = true)` starts joining only after seeing the flag set with no submit in
+//!    flight, so every accepted task is queued and has a worker (counted in `live`) by then.
 //! 2. **No lost wake-up.** After every push the submitter runs the notify protocol of
 //!    `sleep.rs`: someone searching, or a sleeper woken, or a thread started.
 //! 3. **Waiting on your own pool never deadlocks.** A worker that waits on a pending task of
@@ -101,27 +102,44 @@ impl Shared {
         }
         let (fut, task) = task::allocate(self.id(), f);
         self.queue.push(task);
+        // Still inside the in-flight window: a worker this task needs is reserved (counted
+        // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`
+        // waits for it (pool rule 1).
+        let failed = self.notify_inner();
         self.state.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
-        self.notify();
+        if let Err(reason) = failed {
+            // Outside the window: breaking the pool waits for in-flight submits to finish.
+            self.break_pool(reason);
+        }
         Ok(fut)
     }
 
     /// Pool rule 2: after a push, somebody will look at the queue.
-    pub(crate) fn notify(self: &Shared) {
+    pub(crate) fn notify(&self) {
+        if let Err(reason) = self.notify_inner() {
+            self.break_pool(reason);
+        }
+    }
+
+    /// Wakes or starts a worker if needed. `Err` with a reason when no worker could be
+    /// started and none is left to run the queue: the caller breaks the pool.
+    fn notify_inner(&self) -> Result<(), String> {
         // "Nobody searching or sleeping" may only mean that a worker already took the task
         // just pushed and is running it: start a thread only if work is still queued. An
         // empty queue means every pushed task has a runner, so nothing is stranded.
         if self.sleep.notify_one() == Notified::Nobody && !self.queue.is_empty() {
-            self.spawn_worker();
+            self.spawn_worker()
+        } else {
+            Ok(())
         }
     }
 
     /// Starts one more worker if below `max_workers`.
-    fn spawn_worker(&self) {
+    fn spawn_worker(&self) -> Result<(), String> {
         let mut n = self.live.load(Ordering::SeqCst);
         loop {
             if n >= self.max_workers {
-                return;
+                return Ok(());
             }
             match self
                 .live
@@ -142,16 +160,21 @@ impl Shared {
             crate::sync::spawn_named(format!("{}_{i}", self.prefix), move || worker::main(shared))
         };
         match started {
-            Ok(handle) => lock(&self.threads).push(handle),
+            Ok(handle) => {
+                lock(&self.threads).push(handle);
+                Ok(())
+            }
             Err(e) => {
                 self.sleep.stop_searching();
                 let none_left = self.live.fetch_sub(1, Ordering::SeqCst) == 1;
                 log::error!(target: "concurrent_futures", "could not start a worker thread: {e}");
                 if none_left {
                     // Nobody would ever run the queue: fail it rather than strand it.
-                    self.break_pool(format!(
+                    Err(format!(
                         "could not start a worker thread ({e}), the thread pool is not usable anymore"
-                    ));
+                    ))
+                } else {
+                    Ok(())
                 }
             }
         }
