@@ -79,3 +79,13 @@ pub use executor::{Executor, Map, MapOptions};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};
+
+/// Entry points of the fuzz targets in `fuzz/` (built with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Link, unlink and drain on the intrusive waiter list against a `VecDeque` model.
+    pub fn waiter_list(data: &[u8]) {
+        crate::future::waiters::fuzz::run(data)
+    }
+}

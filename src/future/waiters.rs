@@ -553,3 +553,83 @@ impl Group {
         }
     }
 }
+
+/// The `waiter_list` fuzz target's logic: link, unlink and relink nodes on one future's list
+/// against a `VecDeque` model, then complete the future and check that exactly the linked
+/// nodes are notified, head first. Each byte is one operation.
+#[cfg(any(test, fuzzing))]
+pub(crate) mod fuzz {
+    use super::*;
+    use crate::future::Future;
+    use std::collections::VecDeque;
+
+    const NODES: usize = 8;
+
+    pub(crate) fn run(data: &[u8]) {
+        let fut = Future::<u8>::new();
+        let header = fut.header();
+        let group = Group::new(Mode::EachCompletion, NODES);
+        let nodes: Vec<Node> = (0..NODES)
+            .map(|i| Node::new(Target::Group(&group), i))
+            .collect();
+        let mut model: VecDeque<usize> = VecDeque::new();
+        let mut completed = false;
+        for &b in data {
+            let k = usize::from(b) % NODES;
+            match (b >> 3) % 4 {
+                0 if !model.contains(&k) => {
+                    // SAFETY: `nodes` never moves or shrinks; every node is unlinked below.
+                    match unsafe { header.link(&nodes[k]) } {
+                        Link::Linked => {
+                            assert!(!completed, "linked to a completed future");
+                            model.push_front(k);
+                        }
+                        Link::Terminal(_) => assert!(completed, "refused by a pending future"),
+                    }
+                }
+                1 if model.contains(&k) => {
+                    // SAFETY: linked above.
+                    unsafe { header.unlink(&nodes[k]) };
+                    assert!(!nodes[k].is_notified());
+                    model.retain(|&x| x != k);
+                }
+                2 if !completed => {
+                    fut.set_result(b).unwrap();
+                    completed = true;
+                    let mut order = Vec::new();
+                    group.take_done(&mut order);
+                    assert_eq!(
+                        order,
+                        Vec::from(model.clone()),
+                        "drained in list order, head first"
+                    );
+                    assert!(model.iter().all(|&x| nodes[x].is_notified()));
+                    model.clear();
+                }
+                _ => {}
+            }
+            assert_eq!(
+                fut.has_waiters(),
+                !model.is_empty(),
+                "HAS_WAITERS tracks the list"
+            );
+        }
+        for &k in &model {
+            // SAFETY: linked above.
+            unsafe { header.unlink(&nodes[k]) };
+        }
+        assert!(!fut.has_waiters());
+    }
+
+    #[cfg(all(test, not(concurrent_futures_loom)))]
+    #[test]
+    fn replay_seed_corpus() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/waiter_list");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("the seed corpus is checked in") {
+            run(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n > 0, "no seeds in {dir}");
+    }
+}
