@@ -203,14 +203,10 @@ pub fn run(data: &[u8]) {
             "step {step}: op {op:#04x} arg {arg:#04x} on future {i}"
         );
         assert_eq!(*log.lock().unwrap(), model.log, "step {step}: callback log");
-        for k in 0..N {
-            assert_eq!(
-                real[k].done(),
-                model.done(k),
-                "step {step}: done() of future {k}"
-            );
+        for (k, f) in real.iter().enumerate() {
+            assert_eq!(f.done(), model.done(k), "step {step}: done() of future {k}");
             assert!(
-                !real[k].has_waiters(),
+                !f.has_waiters(),
                 "step {step}: a zero-timeout wait left a waiter linked"
             );
         }
