@@ -196,6 +196,7 @@ fn soak_two_pools_many_threads_nothing_lost_nothing_leaked() {
     );
 
     let counts = Arc::new(Counts::default());
+    let tally: [usize; 5];
     {
         let pools = [
             ThreadPoolExecutor::new(2).unwrap(),
@@ -235,11 +236,15 @@ fn soak_two_pools_many_threads_nothing_lost_nothing_leaked() {
             failed > 0 && cancelled > 0,
             "the mix exercised failures and cancels"
         );
-        eprintln!(
-            "soak: {} tasks submitted, {} kept: {finished} finished ({failed} failed or panicked), {cancelled} cancelled",
+        // Printed at the end, after the allocation count: without `--nocapture`, libtest
+        // captures stderr into a buffer it allocates inside the test and frees after it.
+        tally = [
             counts.closures_made.load(Ordering::SeqCst),
-            all.len()
-        );
+            all.len(),
+            finished,
+            failed,
+            cancelled,
+        ];
         drop(all);
         for p in &pools {
             p.shutdown(true, false);
@@ -265,6 +270,10 @@ fn soak_two_pools_many_threads_nothing_lost_nothing_leaked() {
     let (a1, d1) = (
         ALLOCS.load(Ordering::SeqCst),
         DEALLOCS.load(Ordering::SeqCst),
+    );
+    let [submitted, kept, finished, failed, cancelled] = tally;
+    eprintln!(
+        "soak: {submitted} tasks submitted, {kept} kept: {finished} finished ({failed} failed or panicked), {cancelled} cancelled"
     );
     eprintln!(
         "soak: {} allocations, {} deallocations since the start",
