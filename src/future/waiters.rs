@@ -557,7 +557,7 @@ impl Group {
 /// The `waiter_list` fuzz target's logic: link, unlink and relink nodes on one future's list
 /// against a `VecDeque` model, then complete the future and check that exactly the linked
 /// nodes are notified, head first. Each byte is one operation.
-#[cfg(any(test, fuzzing))]
+#[cfg(any(all(test, not(concurrent_futures_loom)), fuzzing))]
 pub(crate) mod fuzz {
     use super::*;
     use crate::future::Future;
@@ -621,7 +621,7 @@ pub(crate) mod fuzz {
         assert!(!fut.has_waiters());
     }
 
-    #[cfg(all(test, not(concurrent_futures_loom)))]
+    #[cfg(test)]
     #[test]
     fn replay_seed_corpus() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/waiter_list");
