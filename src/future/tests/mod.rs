@@ -8,6 +8,7 @@ use std::fmt::Debug;
 use std::sync::Mutex;
 
 mod loom_state;
+mod loom_task;
 mod loom_waiters;
 
 /// Runs `f` under loom and returns the set of outcomes over all executions.
