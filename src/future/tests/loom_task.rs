@@ -29,7 +29,11 @@ fn task_ref_release_vs_last_handle_drop() {
         let runner_id = runner.join();
         let drops = drops.lock().unwrap();
         assert_eq!(drops.len(), 1, "the result is dropped exactly once");
-        if drops[0] == runner_id { "the runner freed it" } else { "the user freed it" }
+        if drops[0] == runner_id {
+            "the runner freed it"
+        } else {
+            "the user freed it"
+        }
     });
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
