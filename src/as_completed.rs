@@ -161,7 +161,7 @@ impl<'a, F: Waitable + ?Sized + 'a> AsCompleted<'a, F> {
 
     /// Runs one still-pending task of the current worker's own pool here (pool rule 3).
     fn run_one_inline(&self) -> bool {
-        crate::thread_pool::current_pool() != 0
+        crate::context::current() != crate::context::NONE
             && self.pending.iter().any(|&fi| {
                 // SAFETY: `futures[fi]` is a borrowed handle.
                 unsafe { self.futures[fi].header().try_run_inline() }

@@ -188,14 +188,11 @@ impl Exception {
     /// assert!(e.is_panic());
     /// assert_eq!(e.panic_message(), Some("boom 1"));
     /// ```
+    ///
+    /// It never panics itself: a payload of another type is dropped here, and a panic from
+    /// that drop (or from the drops it causes) is caught.
     pub fn from_panic(payload: Box<dyn Any + Send + 'static>) -> Self {
-        let message = match payload.downcast::<String>() {
-            Ok(s) => *s,
-            Err(payload) => match payload.downcast::<&'static str>() {
-                Ok(s) => (*s).to_owned(),
-                Err(_) => "Box<dyn Any> (a panic payload that is not a string)".to_owned(),
-            },
-        };
+        let message = crate::unwind::payload_message(payload);
         Exception(Arc::new(Repr::Panic { message }))
     }
 

@@ -6,9 +6,9 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, SubmitError};
+use crate::error::{Error, Exception, SubmitError};
 use crate::future::{Future, deadline_after};
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex, lock};
 
 /// Python's `Executor`: submit callables, map over items, shut down.
 ///
@@ -94,37 +94,14 @@ pub trait Executor {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        options.validate()?;
-        let deadline = options.timeout.map(|t| deadline_after(Some(t)));
-        let f = Arc::new(f);
-        let mut items = items.into_iter();
-        let mut submit_next = move || -> Option<Result<Future<T>, SubmitError>> {
-            let item = items.next()?;
-            let f = f.clone();
-            Some(self.submit(move || f(item)))
-        };
-        let mut pending = VecDeque::new();
-        let limit = options.buffersize.unwrap_or(usize::MAX);
-        while pending.len() < limit {
-            match submit_next() {
-                Some(Ok(fut)) => pending.push_back(fut),
-                Some(Err(e)) => {
-                    for f in &pending {
-                        f.cancel();
-                    }
-                    return Err(e);
-                }
-                None => break,
-            }
-        }
-        Ok(Map {
-            pending,
-            yielded: 0,
-            next: options
-                .buffersize
-                .map(|_| Box::new(submit_next) as SubmitNext<'a, T>),
-            deadline,
-            done: false,
+        // Any executor may keep handles to the futures it makes (to cancel them at shutdown,
+        // say), so the value cannot be moved out of them: each task leaves its value in a
+        // relay that only this map holds, and its future only says how it ended.
+        Map::start(options, items, f, move |f, item| {
+            let relay = Arc::new(Mutex::new(None));
+            let out = relay.clone();
+            let fut = self.submit(move || *lock(&out) = Some(f(item)))?;
+            Ok(Entry::Relayed(fut, relay))
         })
     }
 
@@ -134,7 +111,59 @@ pub trait Executor {
     fn shutdown(&self, wait: bool, cancel_futures: bool);
 }
 
-type SubmitNext<'a, T> = Box<dyn FnMut() -> Option<Result<Future<T>, SubmitError>> + 'a>;
+type SubmitNext<'a, T> = Box<dyn FnMut() -> Option<Result<Entry<T>, SubmitError>> + 'a>;
+
+/// One item of a [`Map`]: its task's future, and where its value will be.
+pub(crate) enum Entry<T> {
+    /// A future its executor keeps no handle to and registers no callback on (this crate's
+    /// pools): once it is finished, this map holds its only handle and moves the value out.
+    Direct(Future<T>),
+    /// Any executor: the task's future tells how it ended, and the task left its value in
+    /// the relay, which only the map and the task hold.
+    Relayed(Future<()>, Arc<Mutex<Option<T>>>),
+}
+
+impl<T> Entry<T> {
+    fn cancel(&self) -> bool {
+        match self {
+            Entry::Direct(f) => f.cancel(),
+            Entry::Relayed(f, _) => f.cancel(),
+        }
+    }
+
+    /// Waits for the task until `deadline` (`None`: no deadline); `Ok` if it finished
+    /// without raising.
+    fn wait(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        fn on<U>(f: &Future<U>, deadline: Option<Instant>) -> Result<(), Error> {
+            match deadline {
+                Some(d) => f
+                    .result_timeout(d.saturating_duration_since(Instant::now()))
+                    .map(|_| ()),
+                None => f.result().map(|_| ()),
+            }
+        }
+        match self {
+            Entry::Direct(f) => on(f, deadline),
+            Entry::Relayed(f, _) => on(f, deadline),
+        }
+    }
+
+    /// The value of a task that finished without raising.
+    fn take(self) -> Result<T, Error> {
+        match self {
+            Entry::Direct(f) => f.try_into_result().unwrap_or_else(|_| {
+                Err(Error::Exception(Exception::msg(
+                    "another handle to a map's future exists, so its value cannot be moved out",
+                )))
+            }),
+            Entry::Relayed(_, relay) => lock(&relay).take().ok_or_else(|| {
+                Error::Exception(Exception::msg(
+                    "the executor finished a map item's future without running its task",
+                ))
+            }),
+        }
+    }
+}
 
 /// Options of [`Executor::map_with`].
 ///
@@ -190,7 +219,7 @@ impl MapOptions {
 /// The results of [`Executor::map`], in input order.
 #[must_use = "results are yielded lazily; dropping the iterator cancels what has not started"]
 pub struct Map<'a, T> {
-    pending: VecDeque<Future<T>>,
+    pending: VecDeque<Entry<T>>,
     /// Results yielded so far.
     yielded: usize,
     /// With a buffer size: submits the next item.
@@ -210,10 +239,56 @@ impl<T> fmt::Debug for Map<'_, T> {
     }
 }
 
-impl<T> Map<'_, T> {
+impl<'a, T> Map<'a, T> {
+    /// Submits the items through `submit` (all of them, or `buffersize` at first) and
+    /// returns the iterator over their results.
+    pub(crate) fn start<A, F, I>(
+        options: MapOptions,
+        items: I,
+        f: F,
+        mut submit: impl FnMut(Arc<F>, A) -> Result<Entry<T>, SubmitError> + 'a,
+    ) -> Result<Self, SubmitError>
+    where
+        F: 'a,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        options.validate()?;
+        let deadline = options.timeout.map(|t| deadline_after(Some(t)));
+        let f = Arc::new(f);
+        let mut items = items.into_iter();
+        let mut submit_next = move || -> Option<Result<Entry<T>, SubmitError>> {
+            let item = items.next()?;
+            Some(submit(f.clone(), item))
+        };
+        let mut pending = VecDeque::new();
+        let limit = options.buffersize.unwrap_or(usize::MAX);
+        while pending.len() < limit {
+            match submit_next() {
+                Some(Ok(entry)) => pending.push_back(entry),
+                Some(Err(e)) => {
+                    for entry in &pending {
+                        entry.cancel();
+                    }
+                    return Err(e);
+                }
+                None => break,
+            }
+        }
+        Ok(Map {
+            pending,
+            yielded: 0,
+            next: options
+                .buffersize
+                .map(|_| Box::new(submit_next) as SubmitNext<'a, T>),
+            deadline,
+            done: false,
+        })
+    }
+
     fn cancel_rest(&mut self) {
-        for f in self.pending.drain(..) {
-            f.cancel();
+        for entry in self.pending.drain(..) {
+            entry.cancel();
         }
         self.next = None;
         self.done = true;
@@ -227,20 +302,14 @@ impl<T> Iterator for Map<'_, T> {
         if self.done {
             return None;
         }
-        let Some(fut) = self.pending.pop_front() else {
+        let Some(entry) = self.pending.pop_front() else {
             self.done = true;
             return None;
         };
-        let outcome = match self.deadline {
-            Some(Some(d)) => {
-                let left = d.saturating_duration_since(Instant::now());
-                fut.result_timeout(left).map(|_| ())
-            }
-            _ => fut.result().map(|_| ()),
-        };
+        let outcome = entry.wait(self.deadline.flatten());
         if let Err(Error::Timeout { .. }) = outcome {
             // gh-95166: the awaited future is cancelled too, then every later one.
-            fut.cancel();
+            entry.cancel();
             let unfinished = 1 + self.pending.len();
             let total = self.yielded + unfinished;
             self.cancel_rest();
@@ -250,11 +319,11 @@ impl<T> Iterator for Map<'_, T> {
         // Keep the buffer full: one more item in, now that one result is out.
         if let Some(next) = self.next.as_mut() {
             match next() {
-                Some(Ok(f)) => self.pending.push_back(f),
+                Some(Ok(e)) => self.pending.push_back(e),
                 Some(Err(_)) | None => self.next = None,
             }
         }
-        Some(fut.take_sole())
+        Some(outcome.and_then(|()| entry.take()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

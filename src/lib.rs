@@ -66,11 +66,13 @@
 #![warn(missing_docs)]
 
 mod as_completed;
+mod context;
 mod error;
 mod executor;
 mod future;
 mod sync;
 mod thread_pool;
+mod unwind;
 mod wait;
 
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};

@@ -25,7 +25,7 @@ pub(crate) use std::sync::atomic::AtomicUsize as StaticAtomicUsize;
 #[cfg(not(concurrent_futures_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
-    pub(crate) use std::sync::{Mutex, MutexGuard};
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread::{JoinHandle, Thread, current as current_thread, yield_now};
     pub(crate) use std::thread_local;
 
@@ -44,6 +44,11 @@ mod imp {
     /// here is a few pointer or counter updates that cannot unwind halfway).
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits on a condition variable, as [`lock`] ignoring poisoning.
+    pub(crate) fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        cv.wait(g).unwrap_or_else(|e| e.into_inner())
     }
     use std::time::Instant;
 
@@ -103,7 +108,7 @@ mod imp {
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
-    pub(crate) use loom::sync::{Mutex, MutexGuard};
+    pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread::{JoinHandle, Thread, current as current_thread, yield_now};
     pub(crate) use loom::thread_local;
 
@@ -135,6 +140,10 @@ mod imp {
 
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap()
+    }
+
+    pub(crate) fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        cv.wait(g).unwrap()
     }
     use std::time::Instant;
 

@@ -114,7 +114,7 @@ where
     let mut done = Vec::with_capacity(fs.len());
     let mut not_done = Vec::new();
     let mut raised = false;
-    for f in fs {
+    for &f in &fs {
         let s = f.header().state.load();
         if s.is_terminal() {
             raised |= s.is_finished() && s.has_exception();
@@ -141,44 +141,67 @@ where
     let nodes: Box<[Node]> = (0..not_done.len())
         .map(|i| Node::new(Target::Group(&group), i))
         .collect();
-    let mut linked = 0;
-    for (f, node) in not_done.iter().zip(nodes.iter()) {
-        // SAFETY: each node is fresh, in a boxed slice that does not move, and is unlinked
-        // below before the slice (and the group it points at) is dropped.
-        match unsafe { f.header().link(node) } {
-            Link::Linked => {}
-            Link::Terminal(s) => group.complete_unlinked(node, s),
+    {
+        // Unlinks on drop, also if a task run inline below unwinds: no node of this frame
+        // stays on a list after it is gone.
+        let mut linked = Linked {
+            futures: &not_done,
+            nodes: &nodes,
+            count: 0,
+        };
+        for (f, node) in not_done.iter().zip(nodes.iter()) {
+            // SAFETY: each node is fresh, in a boxed slice that does not move, and `linked`
+            // unlinks it before the slice (and the group it points at) is dropped.
+            match unsafe { f.header().link(node) } {
+                Link::Linked => {}
+                Link::Terminal(s) => group.complete_unlinked(node, s),
+            }
+            linked.count += 1;
+            if group.fired() {
+                break; // e.g. FirstCompleted and this one was already done: stop linking
+            }
         }
-        linked += 1;
-        if group.fired() {
-            break; // e.g. FirstCompleted and this one was already done: stop linking
+        // A worker waiting on tasks of its own pool runs them rather than deadlock (rule 8).
+        for f in not_done.iter().take(linked.count) {
+            if group.fired() {
+                break;
+            }
+            // SAFETY: `f` is a borrowed handle.
+            unsafe { f.header().try_run_inline() };
         }
-    }
-    // A worker waiting on tasks of its own pool runs them rather than deadlock (pool rule 3).
-    for f in not_done.iter().take(linked) {
-        if group.fired() {
-            break;
-        }
-        // SAFETY: `f` is a borrowed handle.
-        unsafe { f.header().try_run_inline() };
-    }
-    group.block(deadline, || group.fired());
-    for (f, node) in not_done.iter().zip(nodes.iter()).take(linked) {
-        // SAFETY: linked above (or marked notified, which `unlink` skips).
-        unsafe { f.header().unlink(node) };
+        group.block(deadline, || group.fired());
     }
     drop(nodes);
 
-    // Classify again: everything that became terminal while we waited is done.
-    not_done.retain(|f| {
+    // Classify again, in input order: everything that became terminal while we waited is
+    // done, and whatever was done stays done (terminal states are final).
+    done.clear();
+    not_done.clear();
+    for f in fs {
         if f.done() {
-            done.push(*f);
-            false
+            done.push(f);
         } else {
-            true
+            not_done.push(f);
         }
-    });
+    }
     DoneAndNotDone { done, not_done }
+}
+
+/// The nodes a `wait` linked, unlinked when this drops.
+struct Linked<'n, 'a, F: Waitable + ?Sized> {
+    futures: &'n [&'a F],
+    nodes: &'n [Node],
+    /// Nodes `0..count` were linked (or found their future terminal).
+    count: usize,
+}
+
+impl<F: Waitable + ?Sized> Drop for Linked<'_, '_, F> {
+    fn drop(&mut self) {
+        for (f, node) in self.futures.iter().zip(self.nodes).take(self.count) {
+            // SAFETY: linked by `wait_until` (or marked notified, which `unlink` skips).
+            unsafe { f.header().unlink(node) };
+        }
+    }
 }
 
 /// Drops repeated futures (by identity), keeping the first occurrence and the input order.

@@ -28,16 +28,22 @@
 //!    unlinks it under the lock or sees `notified` (Acquire). The completer never touches a
 //!    node after setting `notified`, so the owner may then drop it, and with it its group.
 //! 7. **Moving the value out needs the only handle.** `into_result` takes the value only
-//!    when the word counts one user handle (its own) after FINISHED; no other handle exists
-//!    that could hold a `&T`, and an executor's own reference (`TASK_REF`) never reads the
-//!    slot after publishing.
-//! 8. **An executor's task has one runner.** While an executor holds its reference
-//!    (`TASK_REF`), the public `set_running_or_notify_cancel`, `set_result` and
-//!    `set_exception` refuse, so the worker (or a waiting worker of the same pool, helping)
-//!    that wins PENDING → RUNNING is the only writer of the slot and publishes with one
-//!    `fetch_add`.
+//!    when, after FINISHED, the word counts one user handle (its own) and `HAS_CALLBACKS` is
+//!    clear. No other handle exists that could hold a `&T`; an executor's own reference
+//!    (`TASK_REF`) never reads the slot itself; and the callbacks, which read it through a
+//!    handle the completer lends them, keep `HAS_CALLBACKS` set until the last one returns
+//!    (the drain clears only `HAS_WAITERS`).
+//! 8. **An executor's task has one runner, for its whole life.** The public
+//!    `set_running_or_notify_cancel`, `set_result` and `set_exception` refuse every
+//!    non-terminal future an executor made (its vtable says `owned`, which nothing can
+//!    change), so the thread that wins PENDING → RUNNING (the worker that popped it, or a
+//!    waiting thread of the same executor running it inline) is the only writer of the slot
+//!    and publishes with one `fetch_add` on a RUNNING word. Consuming the queue entry (a
+//!    pop, a drain at shutdown, a drain of a broken pool) only drops `TASK_REF`, and takes
+//!    the closure only from a task that can no longer run (`future/task.rs`).
 
 mod awaiting;
+pub(crate) mod hooks;
 pub(crate) mod slot;
 pub(crate) mod state;
 pub(crate) mod task;
@@ -57,6 +63,7 @@ pub use awaiting::{OwnedResultFuture, ResultFuture};
 
 use crate::error::{Error, Exception, InvalidStateError, short_type_name};
 use crate::sync::UnsafeCell;
+use hooks::{NoHooks, RunHooks, UserCode};
 use slot::{Outcome, Slot};
 use state::{
     COMPLETING, HAS_CALLBACKS, LockForListen, Snapshot, TransitionToCancelled,
@@ -98,11 +105,12 @@ pub(crate) struct Inner<T> {
 
 impl<T> Inner<T> {
     const VTABLE: Vtable = Vtable {
+        owned: false,
         dealloc: Self::dealloc,
         run: task::bare::run,
         run_inline: task::bare::run_inline,
-        cancel_queued: task::bare::cancel_queued,
-        fail_queued: task::bare::fail_queued,
+        end_queued: task::bare::end_queued,
+        finish_ended: task::bare::finish_ended,
     };
 
     /// The future part of an executor task (`task.rs`).
@@ -249,7 +257,7 @@ impl<T> Future<T> {
         match self.header().state.transition_to_cancelled() {
             TransitionToCancelled::Cancelled { prev } => {
                 if prev.has_listeners() {
-                    self.notify_listeners();
+                    self.notify_listeners(&NoHooks);
                 }
                 true
             }
@@ -393,31 +401,16 @@ impl<T> Future<T> {
             return Ok(self.outcome_ref(s).map(|_| unreachable!()));
         }
         // ORDERING: Acquire (in `load`) pairs with the Release decrement of every handle that
-        // went away, so their reads of the slot happen before the move (rule 7).
-        if self.header().state.load().ref_count() != 1 {
+        // went away and with the Release that clears HAS_CALLBACKS, so their reads of the
+        // slot happen before the move (rule 7).
+        let s = self.header().state.load();
+        if s.ref_count() != 1 || s.has_callbacks() {
             return Err(self);
         }
         // SAFETY: finished (seen with Acquire) and this is the only user handle (rule 7).
         match unsafe { self.inner().slot.take() } {
             Outcome::Value(v) => Ok(Ok(v)),
             _ => unreachable!("finished without exception holds a value"),
-        }
-    }
-
-    /// The value of a terminal future whose only other references are an executor's and,
-    /// for an instant after it publishes, its runner's: waits out that instant (no user code
-    /// runs in it when nobody registered a callback) and moves the value. For `Map`, whose
-    /// futures never leave it.
-    pub(crate) fn take_sole(self) -> Result<T, Error> {
-        let mut fut = self;
-        loop {
-            match fut.try_into_result() {
-                Ok(r) => return r,
-                Err(f) => {
-                    fut = f;
-                    crate::sync::spin_loop();
-                }
-            }
         }
     }
 
@@ -461,20 +454,34 @@ impl<T> Future<T> {
     }
 
     /// After a terminal transition whose previous word had listeners: wakes the waiters,
-    /// then runs the callbacks (rule 5).
+    /// then runs the callbacks (rule 5), then clears `HAS_CALLBACKS` (rule 7; also if a
+    /// callback's panic were to unwind this far). `hooks` hear when user code (a `Waker`, a
+    /// callback) begins and ends.
     #[cold]
-    pub(crate) fn notify_listeners(&self) {
+    pub(crate) fn notify_listeners(&self, hooks: &dyn RunHooks) {
+        /// Clears `HAS_CALLBACKS` when dropped.
+        struct CallbacksDone<'a>(&'a state::StateWord);
+        impl Drop for CallbacksDone<'_> {
+            fn drop(&mut self) {
+                self.0.callbacks_done();
+            }
+        }
         let header = self.header();
+        let user = UserCode::new(hooks);
         let locked = header.state.lock();
         // SAFETY: the lock bit guards the callback list.
         let mut list = self.inner().callbacks.with_mut(|h| unsafe { (*h).take() });
+        let _done = list.is_some().then(|| CallbacksDone(&header.state));
         // SAFETY: we hold the lock and the word is terminal; this releases the lock.
-        unsafe { header.drain_locked(locked) };
+        unsafe { header.drain_locked(locked, &user) };
         // The list is newest first: reverse it to run in registration order.
         let mut ordered = Vec::new();
         while let Some(mut node) = list {
             list = node.next.take();
             ordered.push(node.f);
+        }
+        if !ordered.is_empty() {
+            user.enter();
         }
         for f in ordered.into_iter().rev() {
             run_callback(self, f);
@@ -495,7 +502,8 @@ impl<T> Future<T> {
     /// assert!(fut.set_running_or_notify_cancel().is_err());
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
-        match self.header().state.transition_to_running(true) {
+        let owned = self.header().vtable.owned;
+        match self.header().state.transition_to_running(owned) {
             TransitionToRunning::Running => Ok(true),
             TransitionToRunning::Cancelled => Ok(false),
             TransitionToRunning::Invalid(s) => Err(self.invalid_state(s)),
@@ -516,7 +524,12 @@ impl<T> Future<T> {
 
     fn complete(&self, outcome: Outcome<T>) -> Result<(), InvalidStateError> {
         let header = self.header();
-        match header.state.transition_to_completing(state::Claim::Public) {
+        let claim = if header.vtable.owned {
+            state::Claim::PublicOnOwned
+        } else {
+            state::Claim::Public
+        };
+        match header.state.transition_to_completing(claim) {
             TransitionToCompleting::Claimed => {}
             TransitionToCompleting::Invalid(s) if s.lifecycle() == COMPLETING => {
                 // Another setter holds the claim and is writing its outcome: report the state
@@ -533,13 +546,13 @@ impl<T> Future<T> {
         unsafe { self.inner().slot.write(outcome) };
         let prev = header.state.publish_finished(COMPLETING, exception);
         if prev.has_listeners() {
-            self.notify_listeners();
+            self.notify_listeners(&NoHooks);
         }
         Ok(())
     }
 
     fn invalid_state(&self, s: Snapshot) -> InvalidStateError {
-        if s.has_task_ref() && !s.is_terminal() {
+        if self.header().vtable.owned && !s.is_terminal() {
             return InvalidStateError::new(
                 s.state(),
                 format!(
@@ -576,14 +589,13 @@ impl<T> Future<T> {
     }
 }
 
-/// Runs one callback, catching and logging its panic.
+/// Runs one callback, catching and logging its panic. Never unwinds.
 fn run_callback<T>(fut: &Future<T>, f: Callback<T>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(fut))) {
-        let e = Exception::from_panic(payload);
-        log::error!(
-            target: "concurrent_futures",
-            "exception calling callback for {fut:?}: {e}"
-        );
+        let message = crate::unwind::payload_message(payload);
+        crate::unwind::report(format_args!(
+            "exception calling callback for {fut:?}: a done-callback panicked: {message}"
+        ));
     }
 }
 

@@ -8,8 +8,8 @@
 //! | 4 | `CANCEL_NOTIFIED` | `set_running_or_notify_cancel` saw the cancel (Python's `CANCELLED_AND_NOTIFIED`) |
 //! | 5 | `WAITERS_LOCKED` | bit lock over the waiter list and the callback list |
 //! | 6 | `HAS_WAITERS` | the waiter list may be non-empty |
-//! | 7 | `HAS_CALLBACKS` | the callback list may be non-empty |
-//! | 8 | `TASK_REF` | an executor holds its own reference (counted apart from user handles) |
+//! | 7 | `HAS_CALLBACKS` | the callback list may be non-empty; after a terminal transition, callbacks are still to run or running (rule 7) |
+//! | 8 | `TASK_REF` | an executor's queue entry or runner holds its own reference (counted apart from user handles) |
 //! | 9.. | `REF_COUNT` | number of user handles (`Future<T>` values) |
 //!
 //! Python's five states map onto the lifecycle as: `PENDING` → `PENDING`; `RUNNING` →
@@ -96,6 +96,11 @@ impl Snapshot {
     pub(crate) fn has_listeners(self) -> bool {
         self.0 & (HAS_WAITERS | HAS_CALLBACKS) != 0
     }
+    /// Callbacks registered; once terminal: callbacks not yet finished running (rule 7).
+    #[inline(always)]
+    pub(crate) fn has_callbacks(self) -> bool {
+        self.0 & HAS_CALLBACKS != 0
+    }
     #[inline(always)]
     pub(crate) fn has_task_ref(self) -> bool {
         self.0 & TASK_REF != 0
@@ -158,8 +163,11 @@ pub(crate) enum TransitionToRunning {
 /// Who claims the right to write the result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// `set_result` / `set_exception`.
+    /// `set_result` / `set_exception` on a future no executor owns.
     Public,
+    /// `set_result` / `set_exception` on an executor's task: refused while not terminal
+    /// (rule 8).
+    PublicOnOwned,
     /// The executor, for a task still in its queue.
     Queued,
 }
@@ -241,11 +249,12 @@ impl StateWord {
         }
     }
 
-    /// The executor's (or a test's) start. `public` refuses on a future an executor still
-    /// owns (`TASK_REF`), whose runner alone may start it (rule 8).
-    pub(crate) fn transition_to_running(&self, public: bool) -> TransitionToRunning {
+    /// The executor's (or a test's) start. `public_on_owned`: the public
+    /// `set_running_or_notify_cancel` on an executor's task, refused unless terminal: its
+    /// runner alone may start it (rule 8).
+    pub(crate) fn transition_to_running(&self, public_on_owned: bool) -> TransitionToRunning {
         let res = self.fetch_update_action(|s| match s.lifecycle() {
-            _ if public && s.has_task_ref() && !s.is_terminal() => Err(s),
+            _ if public_on_owned && !s.is_terminal() => Err(s),
             // Wins against a concurrent cancel() or not at all: the CAS fails if cancel
             // moved the word first, and the retry lands in the CANCELLED arm.
             PENDING => Ok((s.0 & !LIFECYCLE) | RUNNING),
@@ -262,11 +271,12 @@ impl StateWord {
     }
 
     /// A setter's claim. `Public`: any thread through `set_result`/`set_exception`, from
-    /// PENDING or RUNNING, refused while an executor owns the future (rule 8). `Queued`: the
-    /// executor failing a task it still holds in its queue, from PENDING only.
+    /// PENDING or RUNNING. `PublicOnOwned`: the same on an executor's task, always refused
+    /// (rule 8). `Queued`: the executor failing a task it still holds in its queue, from
+    /// PENDING only.
     pub(crate) fn transition_to_completing(&self, by: Claim) -> TransitionToCompleting {
         let res = self.fetch_update_action(|s| match s.lifecycle() {
-            _ if by == Claim::Public && s.has_task_ref() && !s.is_terminal() => Err(s),
+            _ if by == Claim::PublicOnOwned => Err(s),
             // Python allows a result on a pending future as well as a running one.
             PENDING => Ok((s.0 & !LIFECYCLE) | COMPLETING),
             RUNNING if by == Claim::Public => Ok((s.0 & !LIFECYCLE) | COMPLETING),
@@ -300,16 +310,14 @@ impl StateWord {
         prev
     }
 
-    /// As [`publish_finished`](Self::publish_finished), adding one user handle in the same
-    /// `fetch_add`: the executor's runner holds it while callbacks run (a running callback
-    /// counts as a handle, rule 7) and drops it with [`release`](Self::release).
-    #[inline(always)]
-    pub(crate) fn publish_finished_with_ref(&self, from: usize, exception: bool) -> Snapshot {
-        debug_assert!(from == COMPLETING || from == RUNNING);
-        let delta = (FINISHED - from) + REF_ONE + if exception { HAS_EXCEPTION } else { 0 };
-        let prev = Snapshot(self.0.fetch_add(delta, Ordering::AcqRel));
-        debug_assert_eq!(prev.lifecycle(), from);
-        prev
+    /// After a terminal transition, the last callback has run: clears `HAS_CALLBACKS`, so
+    /// the only handle may move the value out again (rule 7).
+    ///
+    /// ORDERING: Release, so the callbacks' reads of the slot happen before a move that
+    /// sees the flag clear (with its Acquire load).
+    pub(crate) fn callbacks_done(&self) {
+        let prev = Snapshot(self.0.fetch_and(!HAS_CALLBACKS, Ordering::Release));
+        debug_assert!(prev.is_terminal());
     }
 
     /// Drops `amount` worth of references in one step: some `REF_ONE`s and/or `TASK_REF`.
@@ -474,11 +482,11 @@ mod tests {
             TransitionToCancelled::Cancelled { .. }
         ));
         assert!(matches!(
-            w.transition_to_running(true),
+            w.transition_to_running(false),
             TransitionToRunning::Cancelled
         ));
         assert!(matches!(
-            w.transition_to_running(true),
+            w.transition_to_running(false),
             TransitionToRunning::Invalid(_)
         ));
         assert!(matches!(

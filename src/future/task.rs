@@ -1,36 +1,43 @@
-//! An executor's task: the future's `Inner<T>`, the owning pool's id and the closure in one
-//! allocation (as tokio's and async-task's task cells), reached from the queue through a
+//! An executor's task: the future's `Inner<T>`, the owning executor's id and the closure in
+//! one allocation (as tokio's and async-task's task cells), reached from the queue through a
 //! [`TaskRef`] that carries the executor's reference (`TASK_REF`).
 //!
-//! The runner is whoever wins PENDING → RUNNING: the worker that pops the task, or a worker
-//! of the same pool that is waiting on the future and runs it inline (rule 8 in
-//! `future/mod.rs`). It alone takes the closure, writes the slot and publishes.
+//! # Who runs, who publishes, who drops the executor's reference
+//!
+//! The numbers are the rules of `future/mod.rs`.
+//!
+//! * The runner is whoever wins PENDING → RUNNING: the worker that pops the task
+//!   ([`TaskRef::run`]), or a thread working for the same executor that waits on the future
+//!   and runs it inline (`run_inline`). It alone takes the closure, writes the slot and
+//!   publishes (rule 8). The public setters refuse the future for its whole life because the
+//!   vtable says it is an executor's (`owned`), not because of a reference that some path
+//!   might drop while the runner is still at work.
+//! * The queue entry ([`TaskRef`]) is consumed exactly once, by `run` or by `end_queued` +
+//!   `finish_ended` (a cancel, a drain at shutdown, a broken pool), and that consumption
+//!   drops `TASK_REF`. An inline runner
+//!   never touches `TASK_REF`: it holds a user handle, which keeps the cell alive while it
+//!   runs, whatever happened to the queue entry meanwhile (popped by another worker, drained
+//!   by `shutdown(cancel_futures = true)`, or failed by a broken pool: each finds the task
+//!   RUNNING or FINISHED and only drops the reference).
+//! * The closure is taken exactly once: by the runner, or by the queue entry's consumer when
+//!   the task can no longer run (cancelled, or failed from PENDING by that consumer).
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
+use super::hooks::{NoHooks, RunHooks, UserCode};
 use super::slot::Outcome;
 use super::state::{
-    COMPLETING, Claim, REF_ONE, RUNNING, TASK_REF, TransitionToCompleting, TransitionToRunning,
+    COMPLETING, Claim, RUNNING, TASK_REF, TransitionToCancelled, TransitionToCompleting,
+    TransitionToRunning,
 };
 use super::waiters::{Header, Vtable};
 use super::{Future, Inner};
 use crate::error::Exception;
 use crate::sync::UnsafeCell;
-
-/// Drops a user value (a closure and its captures) on one of the pool's own paths, where a
-/// panic must not unwind into the pool's bookkeeping: it is caught and logged instead.
-fn drop_quietly<V>(v: V) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
-        log::error!(
-            target: "concurrent_futures",
-            "dropping a task's closure panicked: {}",
-            Exception::from_panic(payload)
-        );
-    }
-}
+use crate::unwind::drop_quietly;
 
 /// The work of a task: produces its outcome (a panic is caught by the runner).
 pub(crate) trait Job<T>: FnOnce() -> Result<T, Exception> + Send + 'static {}
@@ -39,26 +46,24 @@ impl<T, F: FnOnce() -> Result<T, Exception> + Send + 'static> Job<T> for F {}
 #[repr(C)]
 struct TaskCell<T, F> {
     inner: Inner<T>,
-    /// The pool this task belongs to (compared, never dereferenced).
+    /// The executor this task belongs to (`context.rs` id).
     owner: usize,
-    /// Taken exactly once: by the runner (who won PENDING → RUNNING), or by the holder of
-    /// the `TaskRef` when it finds the task cancelled or fails it. Every way a `TaskRef` is
-    /// consumed (`run`, `cancel_queued`, `fail_queued`) takes it unless the runner did, so it
-    /// is always gone by the time the cell is freed, and the cell never drops it. Not an
-    /// `Option`: that would cost 8 bytes of every pending task.
+    /// Taken exactly once (module doc), so it is always gone by the time the cell is freed,
+    /// and the cell never drops it. Not an `Option`: that would cost 8 bytes of every
+    /// pending task.
     func: UnsafeCell<ManuallyDrop<F>>,
 }
 
-/// The executor's reference to a queued task. Consumed by [`TaskRef::run`],
-/// [`TaskRef::cancel`] or [`TaskRef::fail`]; dropping it unprocessed cancels the task, so
-/// nothing stays pending.
+/// The executor's reference to a queued task. Consumed by [`TaskRef::run`] or
+/// [`TaskRef::end`] + [`TaskRef::finish_ended`]; dropping it unprocessed cancels the task,
+/// so nothing stays pending.
 pub(crate) struct TaskRef(NonNull<Header>);
 
 // SAFETY: a TaskRef is the executor's counted reference to a task whose closure is `Send`
 // and whose output `T: Send`; it moves between threads through the queue.
 unsafe impl Send for TaskRef {}
 
-/// Allocates a task owned by pool `owner`: the user's handle and the queue's reference.
+/// Allocates a task owned by executor `owner`: the user's handle and the queue's reference.
 pub(crate) fn allocate<T: Send + 'static, F: Job<T>>(owner: usize, f: F) -> (Future<T>, TaskRef) {
     let cell = Box::new(TaskCell {
         inner: Inner::<T>::new_task(&TaskCell::<T, F>::VTABLE),
@@ -75,11 +80,12 @@ pub(crate) fn allocate<T: Send + 'static, F: Job<T>>(owner: usize, f: F) -> (Fut
 
 impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
     const VTABLE: Vtable = Vtable {
+        owned: true,
         dealloc: Self::dealloc,
         run: Self::run,
         run_inline: Self::run_inline,
-        cancel_queued: Self::cancel_queued,
-        fail_queued: Self::fail_queued,
+        end_queued: Self::end_queued,
+        finish_ended: Self::finish_ended,
     };
 
     /// # Safety
@@ -96,11 +102,30 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
     }
 
-    /// A handle counted by a reference the caller already added to the word.
+    /// Drops the queue entry's `TASK_REF`, and frees the cell if it was the last reference.
+    /// Freeing drops the value when the user dropped every handle first: user code, which
+    /// `hooks` hear of.
     ///
     /// # Safety
-    /// The caller added one `REF_ONE` for it and drops it exactly once (here: never through
-    /// `Drop`; the caller releases the count itself).
+    /// The caller consumes a `TaskRef`'s reference, once.
+    unsafe fn release_task_ref(header: NonNull<Header>, hooks: &dyn RunHooks) {
+        // SAFETY: the reference being released keeps the cell alive until here.
+        let cell = unsafe { Self::cell(header) };
+        if cell.inner.header.state.release(TASK_REF) {
+            let user = UserCode::new(hooks);
+            if std::mem::needs_drop::<T>() {
+                user.enter();
+            }
+            // SAFETY: the last reference went.
+            unsafe { Self::dealloc(header) };
+        }
+    }
+
+    /// A handle that the caller's reference (`TASK_REF`, or the caller's own handle) keeps
+    /// alive. It is not counted as a user handle: the caller never drops it.
+    ///
+    /// # Safety
+    /// The cell stays alive while the handle is used.
     unsafe fn uncounted_handle(header: NonNull<Header>) -> ManuallyDrop<Future<T>> {
         ManuallyDrop::new(Future {
             ptr: header.cast::<Inner<T>>(),
@@ -111,7 +136,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
     /// Moves the closure out.
     ///
     /// # Safety
-    /// Called once per cell, by the one party allowed to (see `func`): the runner, or the
+    /// Called once per cell, by the one party allowed to (module doc): the runner, or the
     /// `TaskRef` holder of a task that can no longer run (cancelled, or failed by it).
     unsafe fn take_func(&self) -> F {
         // SAFETY: exclusive and once, by the caller's contract.
@@ -119,166 +144,147 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             .with_mut(|p| unsafe { ManuallyDrop::take(&mut *p) })
     }
 
-    /// Runs the claimed task and publishes its outcome, keeping one extra user handle
-    /// (added by the publish) for the callbacks; the caller releases it. `before_publish`
-    /// runs after the task's body and before anyone can see the outcome: a worker counts
-    /// itself idle there, so whoever the result wakes finds it reusable.
+    /// Runs the claimed task and publishes its outcome. `hooks.body_done()` runs after the
+    /// task's body and before anyone can see the outcome: a worker counts itself free there,
+    /// so whoever the result wakes finds it reusable.
     ///
     /// # Safety
-    /// The caller won PENDING → RUNNING for this task.
-    unsafe fn execute(header: NonNull<Header>, before_publish: &dyn Fn()) {
+    /// The caller won PENDING → RUNNING for this task, and keeps the cell alive (a
+    /// `TaskRef` or a user handle) until this returns.
+    unsafe fn execute(header: NonNull<Header>, hooks: &dyn RunHooks) {
         // SAFETY: live cell; the runner's exclusive rights (rule 8).
         let cell = unsafe { Self::cell(header) };
         // SAFETY: we are the runner.
         let f = unsafe { cell.take_func() };
+        // `from_panic` never unwinds, whatever the payload's `Drop` does.
         let outcome = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(v)) => Outcome::Value(v),
             Ok(Err(e)) => Outcome::Exception(e),
             Err(payload) => Outcome::Exception(Exception::from_panic(payload)),
         };
         let exception = matches!(outcome, Outcome::Exception(_));
-        // SAFETY: the runner is the only writer and has not published (rules 2, 8).
+        // SAFETY: the runner is the only writer and has not published (rules 2, 8). The
+        // slot held `Empty`, whose drop is no user code.
         unsafe { cell.inner.slot.write(outcome) };
-        before_publish();
-        let prev = cell
-            .inner
-            .header
-            .state
-            .publish_finished_with_ref(RUNNING, exception);
+        hooks.body_done();
+        let prev = cell.inner.header.state.publish_finished(RUNNING, exception);
         if prev.has_listeners() {
-            // SAFETY: the publish added the reference this handle stands for.
+            // SAFETY: the caller keeps the cell alive.
             let handle = unsafe { Self::uncounted_handle(header) };
-            handle.notify_listeners();
+            handle.notify_listeners(hooks);
         }
     }
 
     /// The worker's path: run the task if it can still be claimed, then drop the executor's
-    /// reference (and the runner's extra handle). `done` runs once the task's body is over
-    /// (before its outcome is published), or at once if there is nothing to run.
+    /// reference. `hooks.body_done()` runs on every path, once nothing of the task's own
+    /// code is left to run but callbacks, wakers and the value's drop.
     ///
     /// # Safety
     /// `header` comes from a `TaskRef`, whose reference this consumes.
-    unsafe fn run(header: NonNull<Header>, done: &dyn Fn()) {
+    unsafe fn run(header: NonNull<Header>, hooks: &dyn RunHooks) {
         // SAFETY: the TaskRef keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
-        let release = match cell.inner.header.state.transition_to_running(false) {
-            TransitionToRunning::Running => {
-                // SAFETY: we just won PENDING → RUNNING.
-                unsafe { Self::execute(header, done) };
-                REF_ONE + TASK_REF
-            }
+        match cell.inner.header.state.transition_to_running(false) {
+            // SAFETY: we just won PENDING → RUNNING; the TaskRef keeps the cell alive.
+            TransitionToRunning::Running => unsafe { Self::execute(header, hooks) },
+            // Cancelled, and maybe already marked notified (an inline attempt lost to the
+            // cancel): nobody can run it, so the closure is this entry's to drop. Dropped
+            // before `body_done`, while the worker does not count as free (pool rule 4).
             TransitionToRunning::Cancelled => {
-                // Nobody can run a cancelled task: the closure is ours to drop now.
                 // SAFETY: cancelled, so no runner exists or will.
-                let f = unsafe { cell.take_func() };
-                done();
-                drop_quietly(f);
-                TASK_REF
+                drop_quietly(unsafe { cell.take_func() }, "a cancelled task's closure");
+                hooks.body_done();
             }
-            // Cancelled and already marked notified (a user called the public
-            // set_running_or_notify_cancel on the cancelled future): the closure is ours.
             TransitionToRunning::Invalid(s) if s.is_cancelled() => {
                 // SAFETY: cancelled, so no runner exists or will.
-                let f = unsafe { cell.take_func() };
-                done();
-                drop_quietly(f);
-                TASK_REF
+                drop_quietly(unsafe { cell.take_func() }, "a cancelled task's closure");
+                hooks.body_done();
             }
-            // Run inline by a waiting worker of the pool, which took the closure.
-            TransitionToRunning::Invalid(_) => {
-                done();
-                TASK_REF
-            }
-        };
-        if cell.inner.header.state.release(release) {
-            // SAFETY: the last reference went.
-            unsafe { Self::dealloc(header) };
+            // Running or run inline by a waiting thread of the executor, which took the
+            // closure and publishes: only the reference is left to drop.
+            TransitionToRunning::Invalid(_) => hooks.body_done(),
         }
+        // SAFETY: consumes the TaskRef's reference.
+        unsafe { Self::release_task_ref(header, hooks) };
     }
 
-    /// A worker of pool `current` waits on this future: run it here if it belongs to that
-    /// pool and has not started. Returns `true` if it ran. The queue's reference stays.
+    /// A thread working for executor `current` waits on this future: run it here if it
+    /// belongs to that executor and has not started. Returns `true` if it ran. The queue's
+    /// reference stays: its consumer will find the task finished.
     ///
     /// # Safety
     /// The caller holds a user handle to the future.
     unsafe fn run_inline(header: NonNull<Header>, current: usize) -> bool {
         // SAFETY: the caller's handle keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
-        if current == 0 || cell.owner != current {
+        if current == crate::context::NONE || cell.owner != current {
             return false;
         }
         match cell.inner.header.state.transition_to_running(false) {
             TransitionToRunning::Running => {
-                // SAFETY: we just won PENDING → RUNNING.
-                unsafe { Self::execute(header, &|| {}) };
-                // The caller's handle keeps the cell alive: this cannot be the last reference.
-                let last = cell.inner.header.state.release(REF_ONE);
-                debug_assert!(!last);
+                // SAFETY: we just won PENDING → RUNNING; the caller's handle keeps the cell
+                // alive whatever happens to the queue entry meanwhile (module doc).
+                unsafe { Self::execute(header, &NoHooks) };
                 true
             }
             _ => false,
         }
     }
 
-    /// Shutdown with `cancel_futures`: cancel the queued task and drop the executor's
-    /// reference.
+    /// Ends a queued task that has not started, running no user code: cancels it
+    /// (`exception` is `None`) or publishes `exception` as its outcome (a broken executor).
+    /// `true` if this call made it terminal. The reference stays for
+    /// [`finish_ended`](Self::finish_ended), so that a drain can end every queued task before
+    /// any callback or closure drop runs (one of them may wait on another).
     ///
     /// # Safety
-    /// `header` comes from a `TaskRef`, whose reference this consumes.
-    unsafe fn cancel_queued(header: NonNull<Header>) {
-        // SAFETY: the TaskRef keeps the cell alive.
-        let cell = unsafe { Self::cell(header) };
-        cell.inner.header.state.ref_inc();
-        // SAFETY: counted just above; released below.
-        let handle = unsafe { Self::uncounted_handle(header) };
-        handle.cancel();
-        if handle.cancelled() {
-            // SAFETY: cancelled, so no runner exists or will.
-            drop_quietly(unsafe { cell.take_func() });
-        }
-        if cell.inner.header.state.release(REF_ONE + TASK_REF) {
-            // SAFETY: the last reference went.
-            unsafe { Self::dealloc(header) };
-        }
-    }
-
-    /// A broken pool: finish the queued task with `exception` unless it already ended or
-    /// runs, and drop the executor's reference.
-    ///
-    /// # Safety
-    /// `header` comes from a `TaskRef`, whose reference this consumes.
-    unsafe fn fail_queued(header: NonNull<Header>, exception: Exception) {
+    /// `header` comes from a `TaskRef`, which stays alive.
+    unsafe fn end_queued(header: NonNull<Header>, exception: Option<Exception>) -> bool {
         // SAFETY: the TaskRef keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
         let state = &cell.inner.header.state;
+        let Some(exception) = exception else {
+            return matches!(
+                state.transition_to_cancelled(),
+                TransitionToCancelled::Cancelled { .. }
+            );
+        };
         match state.transition_to_completing(Claim::Queued) {
             TransitionToCompleting::Claimed => {
-                // SAFETY: claimed from PENDING: no runner exists or will.
-                drop_quietly(unsafe { cell.take_func() });
-                // SAFETY: we hold the COMPLETING claim (rule 2).
+                // SAFETY: we hold the COMPLETING claim (rule 2); the slot held `Empty`.
                 unsafe { cell.inner.slot.write(Outcome::Exception(exception)) };
-                let prev = state.publish_finished_with_ref(COMPLETING, true);
-                if prev.has_listeners() {
-                    // SAFETY: the publish added the reference this handle stands for.
-                    let handle = unsafe { Self::uncounted_handle(header) };
-                    handle.notify_listeners();
-                }
-                if state.release(REF_ONE + TASK_REF) {
-                    // SAFETY: the last reference went.
-                    unsafe { Self::dealloc(header) };
-                }
+                let _ = state.publish_finished(COMPLETING, true);
+                true
             }
-            TransitionToCompleting::Invalid(s) => {
-                if s.is_cancelled() {
-                    // SAFETY: cancelled, so no runner exists or will.
-                    drop_quietly(unsafe { cell.take_func() });
-                }
-                if state.release(TASK_REF) {
-                    // SAFETY: the last reference went.
-                    unsafe { Self::dealloc(header) };
-                }
-            }
+            TransitionToCompleting::Invalid(_) => false,
         }
+    }
+
+    /// The second half of [`end_queued`](Self::end_queued): wakes the listeners of a task it
+    /// ended (`ended`), drops the closure of a task that can no longer run, and drops the
+    /// executor's reference.
+    ///
+    /// # Safety
+    /// `header` comes from a `TaskRef`, whose reference this consumes; `ended` is what
+    /// `end_queued` returned for it.
+    unsafe fn finish_ended(header: NonNull<Header>, ended: bool) {
+        // SAFETY: the TaskRef keeps the cell alive.
+        let cell = unsafe { Self::cell(header) };
+        let state = &cell.inner.header.state;
+        // Only the maker of the terminal transition drains, so the listener flags set before
+        // it are still there (rule 3).
+        if ended && state.load().has_listeners() {
+            // SAFETY: the TaskRef keeps the cell alive while the handle is used.
+            let handle = unsafe { Self::uncounted_handle(header) };
+            handle.notify_listeners(&NoHooks);
+        }
+        if ended || state.load().is_cancelled() {
+            // SAFETY: ended from PENDING by this entry, or cancelled: no runner exists or
+            // will, and this entry is the only one.
+            drop_quietly(unsafe { cell.take_func() }, "a task's closure");
+        }
+        // SAFETY: consumes the TaskRef's reference.
+        unsafe { Self::release_task_ref(header, &NoHooks) };
     }
 }
 
@@ -288,34 +294,40 @@ impl TaskRef {
         unsafe { self.0.as_ref() }.vtable
     }
 
-    /// Runs the task (if it can still be claimed) and drops the reference; `done` runs when
-    /// the body is over, before the outcome is published.
-    pub(crate) fn run(self, done: &dyn Fn()) {
+    /// Runs the task (if it can still be claimed) and drops the reference; `hooks` hear when
+    /// the body is over and around user code that runs after the publish.
+    pub(crate) fn run(self, hooks: &dyn RunHooks) {
         let this = ManuallyDrop::new(self);
         // SAFETY: consumes this TaskRef's reference exactly once.
-        unsafe { (this.vtable().run)(this.0, done) }
+        unsafe { (this.vtable().run)(this.0, hooks) }
     }
 
-    /// Cancels the task (if it has not started) and drops the reference.
-    pub(crate) fn cancel(self) {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: consumes this TaskRef's reference exactly once.
-        unsafe { (this.vtable().cancel_queued)(this.0) }
+    /// Ends the task if it has not started, running no user code: cancels it (`None`) or
+    /// finishes it with `exception`. `true` if it did. Follow with
+    /// [`finish_ended`](Self::finish_ended).
+    pub(crate) fn end(&self, exception: Option<Exception>) -> bool {
+        // SAFETY: this TaskRef keeps the task alive; its reference is not consumed.
+        unsafe { (self.vtable().end_queued)(self.0, exception) }
     }
 
-    /// Fails the task with `exception` (if it has not started) and drops the reference.
-    pub(crate) fn fail(self, exception: Exception) {
+    /// Wakes the listeners of a task [`end`](Self::end) ended (`ended`), and drops the
+    /// reference.
+    pub(crate) fn finish_ended(self, ended: bool) {
         let this = ManuallyDrop::new(self);
         // SAFETY: consumes this TaskRef's reference exactly once.
-        unsafe { (this.vtable().fail_queued)(this.0, exception) }
+        unsafe { (this.vtable().finish_ended)(this.0, ended) }
     }
 }
 
 impl Drop for TaskRef {
     /// A task dropped from a queue without being run is cancelled: nothing stays pending.
     fn drop(&mut self) {
-        // SAFETY: consumes this TaskRef's reference exactly once (`drop` runs once).
-        unsafe { (self.vtable().cancel_queued)(self.0) }
+        // SAFETY: this TaskRef keeps the task alive; `finish_ended` below consumes its
+        // reference exactly once (`drop` runs once).
+        unsafe {
+            let ended = (self.vtable().end_queued)(self.0, None);
+            (self.vtable().finish_ended)(self.0, ended);
+        }
     }
 }
 
@@ -323,16 +335,16 @@ impl Drop for TaskRef {
 pub(crate) mod bare {
     use super::*;
 
-    pub(crate) unsafe fn run(_: NonNull<Header>, _: &dyn Fn()) {
+    pub(crate) unsafe fn run(_: NonNull<Header>, _: &dyn RunHooks) {
         unreachable!("a bare future is never queued")
     }
     pub(crate) unsafe fn run_inline(_: NonNull<Header>, _: usize) -> bool {
         false
     }
-    pub(crate) unsafe fn cancel_queued(_: NonNull<Header>) {
+    pub(crate) unsafe fn end_queued(_: NonNull<Header>, _: Option<Exception>) -> bool {
         unreachable!("a bare future is never queued")
     }
-    pub(crate) unsafe fn fail_queued(_: NonNull<Header>, _: Exception) {
+    pub(crate) unsafe fn finish_ended(_: NonNull<Header>, _: bool) {
         unreachable!("a bare future is never queued")
     }
 }

@@ -22,7 +22,8 @@ use std::ptr;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::state::{HAS_CALLBACKS, HAS_WAITERS, Snapshot, StateWord};
+use super::hooks::{RunHooks, UserCode};
+use super::state::{HAS_WAITERS, Snapshot, StateWord};
 use crate::sync::{
     AtomicBool, AtomicPtr, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, fence, park,
     park_until, spin_loop, yield_now,
@@ -57,19 +58,24 @@ pub struct Header {
     pub(crate) vtable: &'static Vtable,
 }
 
-/// Type-specific operations on a future allocation, reached from its [`Header`]. The last
-/// four are an executor task's (`future/task.rs`); a bare future's never run or decline.
+/// Type-specific operations on a future allocation, reached from its [`Header`]. All but
+/// `dealloc` are an executor task's (`future/task.rs`); a bare future's never run or decline.
 pub(crate) struct Vtable {
+    /// An executor's task: the public setters refuse it until it is terminal (rule 8).
+    /// Fixed for the allocation's life, so no path that drops a reference can change it.
+    pub(crate) owned: bool,
     /// Frees the allocation and drops what it holds.
     pub(crate) dealloc: unsafe fn(ptr::NonNull<Header>),
     /// Runs a queued task and drops the queue's reference.
-    pub(crate) run: unsafe fn(ptr::NonNull<Header>, &dyn Fn()),
-    /// Runs the task here if it belongs to pool `current` and has not started.
+    pub(crate) run: unsafe fn(ptr::NonNull<Header>, &dyn RunHooks),
+    /// Runs the task here if it belongs to executor `current` and has not started.
     pub(crate) run_inline: unsafe fn(ptr::NonNull<Header>, usize) -> bool,
-    /// Cancels a queued task and drops the queue's reference.
-    pub(crate) cancel_queued: unsafe fn(ptr::NonNull<Header>),
-    /// Fails a queued task with an exception and drops the queue's reference.
-    pub(crate) fail_queued: unsafe fn(ptr::NonNull<Header>, crate::error::Exception),
+    /// Ends a queued task that has not started (cancelled, or failed with the exception)
+    /// without running any user code; the reference stays. `true` if it did.
+    pub(crate) end_queued: unsafe fn(ptr::NonNull<Header>, Option<crate::error::Exception>) -> bool,
+    /// After `end_queued`: wakes the listeners (when it ended the task), drops the closure of
+    /// a task that can no longer run, then drops the queue's reference.
+    pub(crate) finish_ended: unsafe fn(ptr::NonNull<Header>, bool),
 }
 
 // SAFETY: the list head is only touched under the lock bit of `state`; every other field is
@@ -87,17 +93,15 @@ enum Wake {
 impl Wake {
     /// Runs the wake-up. A `Waker` is user code: its panic is caught and logged, so the
     /// other wake-ups of the batch and the callbacks still run.
-    fn run(self) {
+    fn run(self, user: &UserCode<'_>) {
         match self {
             Wake::Thread(t) => t.unpark(),
             Wake::Waker(w) => {
+                user.enter();
                 let woke = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()));
                 if let Err(payload) = woke {
-                    log::error!(
-                        target: "concurrent_futures",
-                        "a Waker panicked when woken: {}",
-                        crate::error::Exception::from_panic(payload)
-                    );
+                    let message = crate::unwind::payload_message(payload);
+                    crate::unwind::report(format_args!("a Waker panicked when woken: {message}"));
                 }
             }
         }
@@ -172,19 +176,20 @@ impl Header {
         }
     }
 
-    /// If the current thread is a worker of the pool that owns this (pending) task, runs it
+    /// If the current thread works for the executor that owns this (pending) task, runs it
     /// here and returns `true`: a worker waiting on its own pool's work never deadlocks.
     ///
     /// # Safety
     /// The caller holds a handle to the future.
     #[inline]
     pub(crate) unsafe fn try_run_inline(&self) -> bool {
-        if self.state.load().lifecycle() != super::state::PENDING {
+        if !self.vtable.owned || self.state.load().lifecycle() != super::state::PENDING {
             return false;
         }
-        let current = crate::thread_pool::current_pool();
+        let current = crate::context::current();
         // SAFETY: the caller's handle keeps the future alive.
-        current != 0 && unsafe { (self.vtable.run_inline)(ptr::NonNull::from(self), current) }
+        current != crate::context::NONE
+            && unsafe { (self.vtable.run_inline)(ptr::NonNull::from(self), current) }
     }
 
     /// Links `node` unless the future is terminal.
@@ -274,25 +279,31 @@ impl Header {
     ///
     /// # Safety
     /// `node` was linked to this future with a `Target::Waker`.
+    ///
+    /// `Waker::clone` and the drop of the old waker are user code: the clone runs under a
+    /// guard that releases the lock if it panics (the node keeps its old waker), and the old
+    /// waker is dropped after the lock is released.
     pub(crate) unsafe fn update_waker(&self, node: &Node, waker: &Waker) -> bool {
         if node.is_notified() {
             return false;
         }
-        self.state.lock();
+        let guard = ListLock::take(&self.state);
         let linked = !node.notified.load(Ordering::Relaxed);
+        let mut old = None;
         if linked {
             // SAFETY: the lock (held) guards the target of a linked node.
             unsafe {
                 node.target.with_mut(|t| match &mut *t {
                     Target::Waker(slot) => match slot {
                         Some(w) if w.will_wake(waker) => {}
-                        _ => *slot = Some(waker.clone()),
+                        _ => old = std::mem::replace(slot, Some(waker.clone())),
                     },
                     Target::Group(_) => unreachable!("update_waker on a group node"),
                 })
             }
         }
-        self.state.unlock(0);
+        drop(guard);
+        drop(old);
         linked
     }
 
@@ -302,13 +313,14 @@ impl Header {
         unsafe { set(&node.target, Target::Waker(Some(waker.clone()))) };
     }
 
-    /// Wakes every waiter after a terminal transition, then releases the lock clearing both
-    /// listener flags. Called with the lock held (`locked` is the word as locked, carrying the
-    /// terminal outcome).
+    /// Wakes every waiter after a terminal transition, then releases the lock, clearing
+    /// `HAS_WAITERS` (`HAS_CALLBACKS` is the caller's to clear, once its callbacks have run:
+    /// rule 7). Called with the lock held (`locked` is the word as locked, carrying the
+    /// terminal outcome). A `Waker` is user code: `user` hears of it before it runs.
     ///
     /// # Safety
     /// The caller holds the lock bit and the lifecycle in `locked` is terminal.
-    pub(crate) unsafe fn drain_locked(&self, locked: Snapshot) {
+    pub(crate) unsafe fn drain_locked(&self, locked: Snapshot, user: &UserCode<'_>) {
         debug_assert!(locked.is_terminal() && locked.is_locked());
         let mut batch: [Option<Wake>; BATCH] = Default::default();
         loop {
@@ -339,16 +351,12 @@ impl Header {
             }
             // SAFETY: lock held.
             let empty = unsafe { self.is_empty_locked() };
-            // Terminal: nothing new can be linked or registered (rule 3), so the list only
-            // shrinks and the flags can go once it is empty.
-            self.state.unlock(if empty {
-                HAS_WAITERS | HAS_CALLBACKS
-            } else {
-                0
-            });
+            // Terminal: nothing new can be linked (rule 3), so the list only shrinks and the
+            // flag can go once it is empty.
+            self.state.unlock(if empty { HAS_WAITERS } else { 0 });
             for w in batch.iter_mut().take(n) {
                 if let Some(w) = w.take() {
-                    w.run();
+                    w.run(user);
                 }
             }
             if empty {
@@ -356,6 +364,23 @@ impl Header {
             }
             self.state.lock();
         }
+    }
+}
+
+/// The list lock, released when this drops, also on unwind: for critical sections that run
+/// user code.
+struct ListLock<'a>(&'a StateWord);
+
+impl<'a> ListLock<'a> {
+    fn take(state: &'a StateWord) -> Self {
+        state.lock();
+        ListLock(state)
+    }
+}
+
+impl Drop for ListLock<'_> {
+    fn drop(&mut self) {
+        self.0.unlock(0);
     }
 }
 

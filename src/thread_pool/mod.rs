@@ -16,7 +16,21 @@
 //! 2. **No lost wake-up.** After every push the submitter runs the notify protocol of
 //!    `sleep.rs`: someone searching, or a sleeper woken, or a thread started.
 //! 3. **Waiting on your own pool never deadlocks.** A worker that waits on a pending task of
-//!    its own pool (`result`, `wait`, `as_completed`) claims it and runs it inline.
+//!    its own pool (`result`, `wait`, `as_completed`) claims it and runs it inline: the
+//!    pool's threads enter its id (`context::Enter`), and its tasks carry it.
+//! 4. **A worker counts as free only while it runs no user code.** It counts itself searching
+//!    from the end of a task's body (so whoever the result wakes and submits at once reuses
+//!    it), and stops counting around every piece of user code that runs on it after the
+//!    publish (done-callbacks, wakers, the value's drop: `future/hooks.rs`) and around its
+//!    initializer; a task submitted meanwhile gets another thread, as CPython's would.
+//! 5. **Ending queued tasks is two-phase.** A drain (`shutdown(cancel_futures = true)`, a
+//!    broken pool) first ends every task it pops (cancelled, or failed), running no user
+//!    code, and only then wakes their listeners and drops their closures: a callback of one
+//!    that waits on another finds it ended, never still queued.
+//! 6. **Shutdown never waits for itself.** `shutdown(wait = true)` on one of the pool's own
+//!    workers joins no thread: it waits until every other worker has exited or is itself
+//!    waiting in such a shutdown, so any number of tasks, callbacks and drops may shut the
+//!    pool down at once. Only other threads join.
 
 mod sleep;
 mod worker;
@@ -25,16 +39,15 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::num::NonZeroUsize;
 
-pub(crate) use worker::current_pool;
-
 use crate::error::{Exception, SubmitError};
-use crate::executor::Executor;
+use crate::executor::{Entry, Executor, Map, MapOptions};
 use crate::future::Future;
 use crate::future::task::{self, Job, TaskRef};
 use crate::sync::{
-    Arc, AtomicUsize, Injector, JoinHandle, Mutex, OnceLock, Ordering, StaticAtomicUsize, lock,
-    yield_now,
+    Arc, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering,
+    StaticAtomicUsize, lock, yield_now,
 };
+use crate::unwind::report;
 use sleep::{Notified, Sleep};
 
 /// Set once `shutdown` was called.
@@ -49,13 +62,23 @@ pub type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync
 
 static POOL_COUNTER: StaticAtomicUsize = StaticAtomicUsize::new(0);
 
+/// The most workers a pool may have: what the sleep counters can count.
+const MAX_WORKERS: usize = sleep::MAX_WORKERS;
+
 pub(crate) struct Shared {
+    /// This pool's executor id (`context.rs`).
+    id: usize,
     pub(crate) queue: Injector<TaskRef>,
     pub(crate) sleep: Sleep,
     /// `SHUTDOWN | BROKEN | in-flight submits × INFLIGHT_ONE` (pool rule 1).
     state: AtomicUsize,
     /// Worker threads started or reserved and not yet exited.
     live: AtomicUsize,
+    /// Workers blocked in `shutdown(wait = true)` of this pool (pool rule 6).
+    waiting_in_shutdown: AtomicUsize,
+    /// Taken to signal, with `exits`, that `live` or `waiting_in_shutdown` changed.
+    exit_lock: Mutex<()>,
+    exits: Condvar,
     /// Threads ever started: the `_i` in their names.
     started: AtomicUsize,
     max_workers: usize,
@@ -68,9 +91,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Unique while the pool is alive: the address of this struct.
+    /// This pool's executor id: its workers enter it, and its tasks carry it.
     pub(crate) fn id(&self) -> usize {
-        self as *const Shared as usize
+        self.id
     }
 
     pub(crate) fn closing(&self) -> bool {
@@ -94,10 +117,19 @@ impl Shared {
     }
 
     fn submit_job<T: Send + 'static, F: Job<T>>(&self, f: F) -> Result<Future<T>, SubmitError> {
+        /// Closes the in-flight window when dropped, also if anything inside unwinds, so
+        /// that `close` never waits forever for it (pool rule 1).
+        struct InFlight<'a>(&'a AtomicUsize);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+            }
+        }
         // ORDERING: SeqCst RMW, totally ordered with `close`'s flag RMW (pool rule 1).
         let prev = self.state.fetch_add(INFLIGHT_ONE, Ordering::SeqCst);
+        let window = InFlight(&self.state);
         if prev & (SHUTDOWN | BROKEN) != 0 {
-            self.state.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+            drop(window);
             return Err(self.refusal(prev));
         }
         let (fut, task) = task::allocate(self.id(), f);
@@ -106,7 +138,7 @@ impl Shared {
         // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`
         // waits for it (pool rule 1).
         let failed = self.notify_inner();
-        self.state.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+        drop(window);
         if let Err(reason) = failed {
             // Outside the window: breaking the pool waits for in-flight submits to finish.
             self.break_pool(reason);
@@ -167,7 +199,8 @@ impl Shared {
             Err(e) => {
                 self.sleep.stop_searching();
                 let none_left = self.live.fetch_sub(1, Ordering::SeqCst) == 1;
-                log::error!(target: "concurrent_futures", "could not start a worker thread: {e}");
+                self.signal_exit();
+                report(format_args!("could not start a worker thread: {e}"));
                 if none_left {
                     // Nobody would ever run the queue: fail it rather than strand it.
                     Err(format!(
@@ -193,6 +226,15 @@ impl Shared {
 
     pub(crate) fn worker_exited(&self) {
         self.live.fetch_sub(1, Ordering::SeqCst);
+        self.signal_exit();
+    }
+
+    /// Wakes the workers waiting in `shutdown(wait = true)` to re-check their condition.
+    fn signal_exit(&self) {
+        // Taking the lock orders this with a waiter's check-then-wait: it either sees the new
+        // counts or is already waiting when the notify comes.
+        drop(lock(&self.exit_lock));
+        self.exits.notify_all();
     }
 
     /// Sets `flag` and waits until no submit is in flight (pool rule 1).
@@ -204,26 +246,35 @@ impl Shared {
         prev
     }
 
-    /// An initializer failed: fail every queued task with BrokenThreadPool (a fresh exception
-    /// each), refuse new ones, and let the workers exit.
+    /// An initializer failed, or no thread could be started: fail every queued task with
+    /// BrokenThreadPool (a fresh exception each), refuse new ones, and let the workers exit.
     pub(crate) fn break_pool(&self, reason: String) {
         let _ = self.broken.set(reason.clone());
         let prev = self.close(BROKEN);
         if prev & BROKEN == 0 {
-            log::error!(target: "concurrent_futures", "{reason}");
+            report(format_args!("{reason}"));
         }
-        while let Some(t) = self.queue.pop() {
-            t.fail(Exception::broken_thread_pool(reason.clone()));
-        }
+        self.drain_queue(|| Some(Exception::broken_thread_pool(reason.clone())));
         self.sleep.wake_all();
+    }
+
+    /// Ends every queued task with `outcome()` (`None`: cancelled) in two phases (pool
+    /// rule 5): all are ended before any callback or closure drop runs.
+    fn drain_queue(&self, outcome: impl Fn() -> Option<Exception>) {
+        let mut ended = Vec::new();
+        while let Some(t) = self.queue.pop() {
+            let e = t.end(outcome());
+            ended.push((t, e));
+        }
+        for (t, e) in ended {
+            t.finish_ended(e);
+        }
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.close(SHUTDOWN);
         if cancel_futures {
-            while let Some(t) = self.queue.pop() {
-                t.cancel();
-            }
+            self.drain_queue(|| None);
         }
         self.sleep.wake_all();
         if wait {
@@ -231,26 +282,48 @@ impl Shared {
         }
     }
 
-    /// Joins every worker but the calling thread (a task may shut its own pool down).
+    /// Waits for the workers to exit: joins them from any other thread; on one of the
+    /// pool's own workers, waits without joining (pool rule 6).
     fn join_workers(&self) {
-        let me = crate::sync::current_thread().id();
-        let on_worker = current_pool() == self.id();
+        if crate::context::current() == self.id() {
+            self.wait_for_other_workers();
+            return;
+        }
         loop {
             let handles = std::mem::take(&mut *lock(&self.threads));
             if handles.is_empty() {
                 // A worker reserved but not yet registered its handle: wait for it.
-                if self.live.load(Ordering::SeqCst) <= usize::from(on_worker) {
+                if self.live.load(Ordering::SeqCst) == 0 {
                     return;
                 }
                 yield_now();
                 continue;
             }
             for h in handles {
-                if h.thread().id() == me {
-                    continue; // never join yourself; this thread exits when its task returns
-                }
                 let _ = h.join();
             }
+        }
+    }
+
+    /// `shutdown(wait = true)` on one of this pool's workers: returns once every other worker
+    /// has exited or is itself waiting here. The caller cannot wait for itself, and two
+    /// workers that joined each other would wait forever; a waiting worker counts as done,
+    /// so no cycle can form. The threads stay in the list for a later join from outside.
+    fn wait_for_other_workers(&self) {
+        struct Waiting<'a>(&'a Shared);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.waiting_in_shutdown.fetch_sub(1, Ordering::SeqCst);
+                self.0.signal_exit();
+            }
+        }
+        self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(self);
+        self.signal_exit();
+        let mut g = lock(&self.exit_lock);
+        while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst)
+        {
+            g = crate::sync::wait(&self.exits, g);
         }
     }
 }
@@ -323,7 +396,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Threads are named `{prefix}_{i}`. Default: `ThreadPoolExecutor-{pool}_{i}`.
+    /// Threads are named `{prefix}_{i}`. Default: `ThreadPoolExecutor-{pool}_{i}`. A prefix
+    /// with a NUL byte is refused by [`build`](Self::build): no thread could carry the name.
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -357,6 +431,9 @@ impl ThreadPoolBuilder {
     /// assert!(matches!(err, SubmitError::InvalidArgument(_)));
     /// assert_eq!(err.to_string(), "invalid argument: max_workers must be greater than 0");
     /// ```
+    ///
+    /// Everything is checked here, before any thread starts: a zero or impossibly large
+    /// `max_workers`, and a thread name prefix with a NUL byte.
     pub fn build(self) -> Result<ThreadPoolExecutor, SubmitError> {
         let max_workers = match self.max_workers {
             Some(0) => {
@@ -364,15 +441,27 @@ impl ThreadPoolBuilder {
                     "max_workers must be greater than 0",
                 ));
             }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(SubmitError::InvalidArgument(sleep::MAX_WORKERS_MESSAGE));
+            }
             Some(n) => n,
             None => default_max_workers(),
         };
+        if self.prefix.as_deref().is_some_and(|p| p.contains('\0')) {
+            return Err(SubmitError::InvalidArgument(
+                "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
+            ));
+        }
         let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
+            id: crate::context::new_id(),
             queue: Injector::new(),
             sleep: Sleep::new(),
             state: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
+            waiting_in_shutdown: AtomicUsize::new(0),
+            exit_lock: Mutex::new(()),
+            exits: Condvar::new(),
             started: AtomicUsize::new(0),
             max_workers,
             prefix: self
@@ -464,6 +553,27 @@ impl Executor for ThreadPoolExecutor {
     {
         self.shared()
             .submit_job(move || f().map_err(|e| Exception::from_boxed(e.into())))
+    }
+
+    /// As the trait's, but each value moves straight out of its task's future, which the
+    /// pool keeps no handle to: one allocation per item, no relay.
+    fn map_with<'a, A, T, F, I>(
+        &'a self,
+        f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Map<'a, T>, SubmitError>
+    where
+        Self: Sized,
+        F: Fn(A) -> T + Send + Sync + 'static,
+        A: Send + 'static,
+        T: Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        Map::start(options, items, f, move |f, item| {
+            self.submit(move || f(item)).map(Entry::Direct)
+        })
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {

@@ -24,6 +24,13 @@ const SLEEPING_SHIFT: u32 = usize::BITS / 2;
 const SLEEPING_ONE: usize = 1 << SLEEPING_SHIFT;
 const SEARCHING_MASK: usize = SLEEPING_ONE - 1;
 
+/// The most workers the counts can hold: each half of the word counts up to this many.
+pub(crate) const MAX_WORKERS: usize = SEARCHING_MASK;
+#[cfg(target_pointer_width = "64")]
+pub(crate) const MAX_WORKERS_MESSAGE: &str = "max_workers must be below 2^32";
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) const MAX_WORKERS_MESSAGE: &str = "max_workers must be below 2^16";
+
 fn searching(c: usize) -> usize {
     c & SEARCHING_MASK
 }

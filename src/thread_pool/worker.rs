@@ -6,9 +6,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::Shared;
 use super::sleep::Sleeper;
-use crate::error::Exception;
-use crate::future::task::TaskRef;
-use crate::sync::{Arc, spin_loop};
+use crate::context::{self, Enter};
+use crate::future::hooks::RunHooks;
+use crate::sync::{Arc, spin_loop, yield_now};
+use crate::unwind::{display, payload_message, report};
 
 /// Rounds of `spin_loop` a worker polls the injector before it sleeps: about 20 µs here,
 /// long enough to catch the next task of a submit/wait loop without a wake-up (2–70 µs),
@@ -18,78 +19,124 @@ const SPIN_ROUNDS: u32 = 1024;
 #[cfg(concurrent_futures_loom)]
 const SPIN_ROUNDS: u32 = 0;
 
-crate::sync::thread_local! {
-    /// The id of the pool whose worker this thread is (0: none).
-    // Not `const { .. }`: loom's `thread_local!` does not accept a const initializer.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT_POOL: Cell<usize> = Cell::new(0);
+/// One worker thread's standing with its pool. Whether it counts as searching is tracked
+/// here, so every path (an unwind included) leaves the pool's counts as it found them, and
+/// dropping it counts the worker out (`live`), whatever ended the thread.
+struct Worker {
+    shared: Arc<Shared>,
+    searching: Cell<bool>,
 }
 
-/// The id of the pool the current thread works for, 0 if none.
-#[inline]
-pub(crate) fn current_pool() -> usize {
-    CURRENT_POOL.with(|c| c.get())
+impl Worker {
+    fn start_searching(&self) {
+        if !self.searching.replace(true) {
+            self.shared.sleep.start_searching();
+        }
+    }
+
+    /// `true` if it was the last searcher (it should pass on pending work).
+    fn stop_searching(&self) -> bool {
+        self.searching.replace(false) && self.shared.sleep.stop_searching()
+    }
 }
 
-/// A worker thread's body. The spawner already counted it as searching.
+impl RunHooks for Worker {
+    /// Searching again before the outcome is published, so a thread woken by this result
+    /// and submitting at once reuses this worker (idle reuse, `docs/sleep.md`).
+    fn body_done(&self) {
+        self.start_searching();
+    }
+
+    /// User code after the publish may take any time: stop counting as free, and pass on
+    /// any work that counted on this worker (pool rule 4).
+    fn user_code_begins(&self) {
+        if self.stop_searching() && !self.shared.queue.is_empty() {
+            self.shared.notify();
+        }
+    }
+
+    fn user_code_ends(&self) {
+        self.start_searching();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop_searching();
+        self.shared.worker_exited();
+    }
+}
+
+/// A worker thread's body. The spawner already counted it as searching and live.
 pub(crate) fn main(shared: Arc<Shared>) {
-    CURRENT_POOL.with(|c| c.set(shared.id()));
+    let worker = Worker {
+        shared,
+        searching: Cell::new(true),
+    };
+    let shared = &*worker.shared;
+    // Declared after `worker`, so it drops first: the thread leaves the pool before it is
+    // counted out. Restored on unwind too.
+    let _enter = Enter::new(shared.id());
     if let Some(init) = &shared.initializer {
+        // User code: not counted as free while it runs (pool rule 4). Work submitted
+        // meanwhile is still seen by this worker afterwards, so no notify is owed.
+        worker.stop_searching();
         let failure = match catch_unwind(AssertUnwindSafe(|| init())) {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(payload) => Some(Exception::from_panic(payload).to_string()),
+            Ok(Err(e)) => Some(display(&e)),
+            Err(payload) => Some(format!("it panicked: {}", payload_message(payload))),
         };
         if let Some(why) = failure {
-            log::error!(
-                target: "concurrent_futures",
-                "Exception in initializer of {}: {why}",
-                std::thread::current().name().unwrap_or("a worker")
-            );
-            shared.sleep.stop_searching();
+            let name = std::thread::current().name().unwrap_or("a worker").to_owned();
+            report(format_args!("Exception in initializer of {name}: {why}"));
+            // Still one of the pool's threads (a callback here that shuts the pool down must
+            // not join itself), but nothing queued can run inline: the drain ends every
+            // queued task before any callback runs (pool rule 5).
             shared.break_pool(format!(
                 "A thread initializer failed, the thread pool is not usable anymore ({why})"
             ));
-            shared.worker_exited();
             return;
         }
+        worker.start_searching();
     }
     let me = Sleeper::current();
     loop {
-        if let Some(task) = find_task(&shared) {
-            if shared.sleep.stop_searching() && !shared.queue.is_empty() {
+        if let Some(task) = find_task(shared) {
+            if worker.stop_searching() && !shared.queue.is_empty() {
                 shared.notify();
             }
-            // Searching again before the outcome is published (`TaskRef::run`), so a thread
-            // woken by this result and submitting at once reuses this worker. The task's own
-            // panics are caught inside; what can still unwind here is the drop of a result
-            // whose last handle is gone, which is user code: catch it, so the worker lives on.
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                task.run(&|| shared.sleep.start_searching())
-            }));
+            // The task's own panics are caught inside, and the user code after its publish is
+            // bracketed by the hooks. What can still unwind here is the drop of a value whose
+            // last handle is gone, or of a closure: catch it, so the worker lives on.
+            let ran = catch_unwind(AssertUnwindSafe(|| task.run(&worker)));
             if let Err(payload) = ran {
-                log::error!(
-                    target: "concurrent_futures",
-                    "dropping a task's result panicked on {}: {}",
-                    std::thread::current().name().unwrap_or("a worker"),
-                    Exception::from_panic(payload)
-                );
+                let message = payload_message(payload);
+                let name = std::thread::current().name().unwrap_or("a worker").to_owned();
+                report(format_args!(
+                    "dropping a task's result panicked on {name}: {message}"
+                ));
             }
+            worker.start_searching();
             continue;
         }
         if shared.may_exit() {
-            shared.sleep.stop_searching();
             break;
+        }
+        if shared.closing() {
+            // Closed, but a submit is still in its in-flight window (or a task was just
+            // queued): it ends within a push and a notify. Yield rather than spin, so the
+            // submitter gets the core (docs/sleep.md, "Closing").
+            yield_now();
+            continue;
         }
         shared
             .sleep
             .sleep(&me, || !shared.queue.is_empty() || shared.closing());
     }
-    CURRENT_POOL.with(|c| c.set(0));
-    shared.worker_exited();
+    debug_assert_eq!(context::current(), shared.id());
 }
 
-fn find_task(shared: &Shared) -> Option<TaskRef> {
+fn find_task(shared: &Shared) -> Option<crate::future::task::TaskRef> {
     for _ in 0..SPIN_ROUNDS {
         if let Some(t) = shared.queue.pop() {
             return Some(t);

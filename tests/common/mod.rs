@@ -113,3 +113,33 @@ pub fn captured_logs() -> &'static Mutex<Vec<String>> {
     log::set_max_level(log::LevelFilter::Trace);
     logs
 }
+
+impl Event {
+    /// Waits up to `timeout`; `true` if the event was set.
+    pub fn wait_for(&self, timeout: Duration) -> bool {
+        let g = self.set.lock().unwrap();
+        let (g, _) = self.cv.wait_timeout_while(g, timeout, |s| !*s).unwrap();
+        *g
+    }
+
+    /// `true` once set.
+    pub fn is_set(&self) -> bool {
+        *self.set.lock().unwrap()
+    }
+}
+
+/// Runs `f` on its own thread and returns its result, or panics with "hang" if it has not
+/// returned within [`LONG`]. For scenarios whose failure mode is a deadlock: the hung thread
+/// is left behind, and the test fails instead of hanging the suite.
+pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(out);
+    });
+    match rx.recv_timeout(LONG) {
+        Ok(Ok(v)) => v,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hang: {what} did not return within {LONG:?}"),
+    }
+}

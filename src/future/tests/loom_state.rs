@@ -11,7 +11,7 @@ fn cancel_vs_claim_running() {
         let w = Arc::new(StateWord::new_pending());
         let w2 = w.clone();
         let t =
-            spawn(move || matches!(w2.transition_to_running(true), TransitionToRunning::Running));
+            spawn(move || matches!(w2.transition_to_running(false), TransitionToRunning::Running));
         let cancelled = matches!(
             w.transition_to_cancelled(),
             TransitionToCancelled::Cancelled { .. }

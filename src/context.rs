@@ -1,0 +1,76 @@
+//! Which executor the current thread works for: a thread-local id, set by an [`Enter`]
+//! guard that restores the previous value when it drops, also on unwind.
+//!
+//! The core reads it (a task cell compares it with its owner to decide "run me inline",
+//! rule 8 in `future/mod.rs`) and knows no backend: backends take an id from [`new_id`] and
+//! enter it on their worker threads. Ids come from a counter, never from an address, so an
+//! id is never reused while the process lives.
+
+use std::cell::Cell;
+
+use crate::sync::{Ordering, StaticAtomicUsize};
+
+/// No executor: the value on threads that are not workers.
+pub(crate) const NONE: usize = 0;
+
+static NEXT_ID: StaticAtomicUsize = StaticAtomicUsize::new(1);
+
+crate::sync::thread_local! {
+    // Not `const { .. }`: loom's `thread_local!` does not accept a const initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: Cell<usize> = Cell::new(NONE);
+}
+
+/// A fresh executor id, never [`NONE`] and never handed out twice.
+pub(crate) fn new_id() -> usize {
+    // ORDERING: Relaxed: only uniqueness matters, which the RMW gives.
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The id of the executor the current thread works for, [`NONE`] if none.
+#[inline]
+pub(crate) fn current() -> usize {
+    CURRENT.with(|c| c.get())
+}
+
+/// While alive, the current thread works for the executor it entered.
+#[must_use = "the thread leaves the executor when the guard drops"]
+pub(crate) struct Enter {
+    previous: usize,
+}
+
+impl Enter {
+    /// Marks the current thread as working for executor `id` ([`NONE`]: for none).
+    pub(crate) fn new(id: usize) -> Self {
+        Enter {
+            previous: CURRENT.with(|c| c.replace(id)),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+#[cfg(all(test, not(concurrent_futures_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enter_restores_the_previous_id_also_on_unwind() {
+        let (a, b) = (new_id(), new_id());
+        assert!(a != b && a != NONE && b != NONE);
+        let outer = Enter::new(a);
+        let r = std::panic::catch_unwind(|| {
+            let _inner = Enter::new(b);
+            assert_eq!(current(), b);
+            panic!("unwind through the guard");
+        });
+        assert!(r.is_err());
+        assert_eq!(current(), a);
+        drop(outer);
+        assert_eq!(current(), NONE);
+    }
+}
