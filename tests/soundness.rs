@@ -8,8 +8,7 @@ mod common;
 
 use common::*;
 use concurrent_futures::{
-    Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor,
-    wait,
+    Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor, wait,
 };
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -66,11 +65,18 @@ fn a_queue_drain_while_a_task_runs_inline_keeps_the_public_setters_refused() {
     p.shutdown(false, true);
     let e = y.set_result("user".into()).unwrap_err();
     assert!(e.to_string().contains("belongs to an executor"), "{e}");
-    assert!(y.set_exception(concurrent_futures::Exception::msg("user")).is_err());
+    assert!(
+        y.set_exception(concurrent_futures::Exception::msg("user"))
+            .is_err()
+    );
     assert!(y.set_running_or_notify_cancel().is_err());
     release.set();
     assert_eq!(*x.result_timeout(LONG).unwrap(), "x");
-    assert_eq!(y.result_timeout(LONG).unwrap(), "pool", "the runner's value");
+    assert_eq!(
+        y.result_timeout(LONG).unwrap(),
+        "pool",
+        "the runner's value"
+    );
     assert_eq!(y.state(), State::Finished);
 }
 
@@ -136,7 +142,9 @@ fn a_task_panicking_with_a_payload_whose_drop_panics_still_finishes() {
     within("bomb payloads", || {
         let p = ThreadPoolExecutor::new(2).unwrap();
         for depth in [0, 3] {
-            let f = p.submit(move || -> u8 { std::panic::panic_any(Bomb(depth)) }).unwrap();
+            let f = p
+                .submit(move || -> u8 { std::panic::panic_any(Bomb(depth)) })
+                .unwrap();
             let e = f.exception_timeout(LONG).unwrap().expect("it raised");
             assert!(e.is_panic(), "{e}");
         }
@@ -225,14 +233,20 @@ fn bombs_in_callbacks_wakers_and_closure_drops_are_contained() {
 fn after_publish_user_code_waits_for_a_later_task(
     arrange: impl FnOnce(&ThreadPoolExecutor, Arc<Event>, Arc<Event>),
 ) {
-    let p = ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
+    let p = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .build()
+        .unwrap();
     let (in_user_code, later_ran) = (Arc::new(Event::default()), Arc::new(Event::default()));
     arrange(&p, in_user_code.clone(), later_ran.clone());
     in_user_code.wait();
     let lr = later_ran.clone();
     let later = p.submit(move || lr.set()).unwrap();
     later.result_timeout(LONG).unwrap();
-    assert!(p.threads_started() >= 2, "a second thread ran the later task");
+    assert!(
+        p.threads_started() >= 2,
+        "a second thread ran the later task"
+    );
 }
 
 #[test]
@@ -249,7 +263,9 @@ fn a_done_callback_waiting_for_a_later_task_gets_a_new_thread() {
         });
         go.set();
     });
-    until("the callback saw the later task", || saw.load(Ordering::SeqCst));
+    until("the callback saw the later task", || {
+        saw.load(Ordering::SeqCst)
+    });
 }
 
 #[test]
@@ -310,11 +326,17 @@ fn a_waker_waiting_for_a_later_task_gets_a_new_thread() {
         }));
         // An owned await, kept alive (and so registered) until the completion wakes it.
         let mut rf = Box::pin(f.into_future());
-        assert!(rf.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(
+            rf.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
         k.lock().unwrap().push(Box::new(rf));
         go.set();
     });
-    until("the waker saw the later task", || saw.load(Ordering::SeqCst));
+    until("the waker saw the later task", || {
+        saw.load(Ordering::SeqCst)
+    });
 }
 
 // ===== 4. pool tasks that each call shutdown(wait = true) =====
@@ -387,10 +409,7 @@ fn a_nul_byte_in_the_thread_name_prefix_is_refused_at_build_time() {
         .thread_name_prefix("bad\0name")
         .build()
         .unwrap_err();
-    assert!(
-        matches!(err, SubmitError::InvalidArgument(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, SubmitError::InvalidArgument(_)), "{err:?}");
     assert!(err.to_string().contains("NUL"), "{err}");
 }
 
@@ -474,8 +493,19 @@ fn the_provided_map_works_on_an_executor_that_keeps_clones_of_its_futures() {
             .unwrap()
             .collect();
         assert!(matches!(mixed[0], Ok(0)) && matches!(mixed[2], Ok(2)));
-        assert!(mixed[1].as_ref().unwrap_err().exception().unwrap().is_panic());
-        assert_eq!(e.kept.lock().unwrap().len(), 10 + 6 + 3, "it kept every future");
+        assert!(
+            mixed[1]
+                .as_ref()
+                .unwrap_err()
+                .exception()
+                .unwrap()
+                .is_panic()
+        );
+        assert_eq!(
+            e.kept.lock().unwrap().len(),
+            10 + 6 + 3,
+            "it kept every future"
+        );
     });
 }
 
@@ -506,7 +536,11 @@ fn a_waker_whose_clone_panics_leaves_the_future_unlocked() {
         {
             let mut rf = pin!((&f).into_future());
             let first = waker_with(false, 1);
-            assert!(rf.as_mut().poll(&mut Context::from_waker(&first)).is_pending());
+            assert!(
+                rf.as_mut()
+                    .poll(&mut Context::from_waker(&first))
+                    .is_pending()
+            );
             let second = waker_with(true, 2);
             let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _ = rf.as_mut().poll(&mut Context::from_waker(&second));
@@ -548,7 +582,10 @@ fn a_broken_pool_fails_every_queued_task_before_any_callback_runs() {
         let (s, b2) = (seen.clone(), b.clone());
         a.add_done_callback(move |_| {
             // `b` is still queued when the breaking worker fails `a`.
-            let r = b2.result_timeout(LONG).map(|_| ()).map_err(|e| e.to_string());
+            let r = b2
+                .result_timeout(LONG)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
             *s.lock().unwrap() = Some(format!("{r:?}"));
         });
         go.set();
@@ -556,7 +593,11 @@ fn a_broken_pool_fails_every_queued_task_before_any_callback_runs() {
             let e = f.exception_timeout(LONG).unwrap().expect("broken");
             assert!(e.to_string().contains("BrokenThreadPool"), "{e}");
         }
-        assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing ran on the broken pool");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "nothing ran on the broken pool"
+        );
         let seen = seen.lock().unwrap().clone().expect("the callback ran");
         assert!(seen.contains("BrokenThreadPool"), "{seen}");
         assert!(p.is_broken());
@@ -617,8 +658,12 @@ fn try_into_result_moves_the_value_as_soon_as_the_task_is_done() {
     // The worker's own reference never counts as a user handle, not even for the instant
     // after it publishes (issue #9, trap 8; `Map` relied on a spin around that instant).
     let p = pool(2);
-    for i in 0..2_000u32 {
+    for i in 0..20_000u32 {
         let f = p.submit(move || vec![i]).unwrap();
+        // Take it the moment it is done: the window the worker's reference counted in.
+        while !f.done() {
+            std::hint::spin_loop();
+        }
         match f.try_into_result() {
             Ok(v) => assert_eq!(v.unwrap(), [i]),
             Err(_) => panic!("round {i}: the handle came back though it was the only one"),
@@ -694,4 +739,77 @@ fn a_callback_running_on_a_worker_counts_as_a_handle_for_try_into_result() {
         }
     };
     assert_eq!(v.unwrap(), "value");
+}
+
+// ===== found by the audits =====
+
+#[test]
+fn a_cancel_futures_drain_ends_every_queued_task_before_any_callback_runs() {
+    // A callback of one cancelled task waits on another queued task: with a one-phase drain
+    // it ran on the shutting-down thread while that task was still queued behind a busy
+    // worker, and blocked the shutdown.
+    within("a callback during a cancel_futures drain", || {
+        let p = pool(1);
+        let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
+        let (h, hg) = (hold.clone(), holding.clone());
+        let blocker = p
+            .submit(move || {
+                hg.set();
+                h.wait();
+            })
+            .unwrap();
+        holding.wait();
+        let a = p.submit(|| 1u8).unwrap();
+        let b = p.submit(|| 2u8).unwrap();
+        let seen: Arc<Mutex<Option<String>>> = Arc::default();
+        let (s, b2) = (seen.clone(), b.clone());
+        a.add_done_callback(move |_| {
+            let r = b2.result_timeout(LONG).map(|_| ());
+            *s.lock().unwrap() = Some(format!("{r:?}"));
+        });
+        p.shutdown(false, true);
+        assert!(a.cancelled() && b.cancelled());
+        assert_eq!(seen.lock().unwrap().as_deref(), Some("Err(Cancelled)"));
+        hold.set();
+        blocker.result_timeout(LONG).unwrap();
+    });
+}
+
+#[test]
+fn a_pool_task_can_wait_on_a_cancelled_task_of_its_own_drain() {
+    // The same from one of the pool's own tasks: the callback must not run the still-queued
+    // task inline when `cancel_futures` asked for it to be cancelled.
+    within("shutdown(cancel_futures) from a task", || {
+        let p = Arc::new(pool(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel::<()>();
+        let inner = p.clone();
+        let outer = p
+            .submit(move || {
+                rx.recv().unwrap(); // the callback below is registered
+                inner.shutdown(false, true);
+            })
+            .unwrap();
+        let r1 = ran.clone();
+        let a = p
+            .submit(move || drop(r1.fetch_add(1, Ordering::SeqCst)))
+            .unwrap();
+        let r2 = ran.clone();
+        let b = p
+            .submit(move || drop(r2.fetch_add(1, Ordering::SeqCst)))
+            .unwrap();
+        let b2 = b.clone();
+        a.add_done_callback(move |_| {
+            let _ = b2.result_timeout(LONG);
+        });
+        tx.send(()).unwrap();
+        outer.result_timeout(LONG).unwrap();
+        assert!(
+            a.cancelled() && b.cancelled(),
+            "{:?} {:?}",
+            a.state(),
+            b.state()
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    });
 }

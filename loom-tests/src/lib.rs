@@ -29,6 +29,24 @@ mod imp {
         Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
     }
 
+    /// As [`outcomes`], exploring at most `preemptions` preemptions whatever
+    /// `LOOM_MAX_PREEMPTIONS` says: for the few models too large to run deeper in CI's time.
+    pub fn outcomes_bounded<T, F>(preemptions: usize, f: F) -> BTreeSet<T>
+    where
+        T: Ord + Debug + Send + 'static,
+        F: Fn() -> T + Sync + Send + 'static,
+    {
+        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let s = seen.clone();
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(preemptions);
+        builder.check(move || {
+            let out = f();
+            s.lock().unwrap().insert(out);
+        });
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    }
+
     /// A spawned loom thread whose `join` does not block in loom's join primitive.
     ///
     /// Completers may unpark a waiter thread after it has stopped waiting (std keeps the

@@ -143,3 +143,42 @@ fn await_vs_completion() {
     });
     assert_outcomes(seen, ["ready at once", "woken"]);
 }
+
+/// Rule 7: a done-callback running on a pool worker reads the value through the worker's
+/// uncounted handle while the user's only handle tries to move it out. `HAS_CALLBACKS`
+/// stays set until the callback returns, so the move waits for it (loom reports the
+/// concurrent access to the slot otherwise).
+#[test]
+fn try_into_result_vs_a_callback_on_the_worker() {
+    use concurrent_futures::{Executor, ThreadPoolExecutor};
+    let seen = outcomes(|| {
+        let pool = ThreadPoolExecutor::new(1).unwrap();
+        let f = pool.submit(|| String::from("value")).unwrap();
+        let read = Arc::new(AtomicUsize::new(0));
+        let r = read.clone();
+        f.add_done_callback(move |fut| {
+            r.store(fut.result().unwrap().len(), Ordering::SeqCst);
+        });
+        let mut fut = f;
+        let mut came_back = false;
+        let v = loop {
+            match fut.try_into_result() {
+                Ok(v) => break v.unwrap(),
+                Err(back) => {
+                    came_back = true;
+                    fut = back;
+                    thread::yield_now();
+                }
+            }
+        };
+        assert_eq!(v, "value");
+        assert_eq!(read.load(Ordering::SeqCst), 5, "the callback ran first");
+        drop(pool);
+        if came_back {
+            "waited for the callback"
+        } else {
+            "moved at once"
+        }
+    });
+    assert_outcomes(seen, ["moved at once", "waited for the callback"]);
+}

@@ -6,7 +6,7 @@
 use concurrent_futures::{Error, Executor, Future, SubmitError, ThreadPoolExecutor};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom_tests::{assert_outcomes, outcomes, spawn};
+use loom_tests::{assert_outcomes, outcomes, outcomes_bounded, spawn};
 
 #[test]
 fn submit_vs_shutdown_no_task_accepted_and_lost() {
@@ -111,4 +111,169 @@ fn help_while_waiting_vs_worker_claim() {
         }
     });
     assert_outcomes(seen, ["ran inline", "ran on the other worker"]);
+}
+
+/// Issue #8, defect 1: a worker runs a queued task inline while `shutdown(cancel_futures)`
+/// drains the task's queue entry. Either the drain cancels it first, or the inline run
+/// claims it and the drain only drops the queue's reference; in both, the public setters
+/// stay refused and the outcome is the runner's (or the cancel).
+#[test]
+fn inline_run_vs_queue_drain() {
+    let seen = outcomes(|| {
+        let pool = ThreadPoolExecutor::new(1).unwrap();
+        let slot: Arc<loom::sync::Mutex<Option<Future<u8>>>> = Arc::default();
+        let s = slot.clone();
+        let x = pool
+            .submit(move || {
+                loop {
+                    if let Some(y) = s.lock().unwrap().take() {
+                        // Runs `y` inline if it is still queued and pending.
+                        return y.result().ok().copied();
+                    }
+                    loom::thread::yield_now();
+                }
+            })
+            .unwrap();
+        while !x.running() {
+            loom::thread::yield_now();
+        }
+        let y = pool.submit(|| 7u8).unwrap();
+        *slot.lock().unwrap() = Some(y.clone());
+        pool.shutdown(false, true);
+        // Whatever the interleaving, nobody but the runner may set the outcome.
+        assert!(
+            y.set_result(9).is_err(),
+            "a public setter won on a pool future"
+        );
+        let got = *x.result().unwrap();
+        drop(pool);
+        match got {
+            Some(v) => {
+                assert_eq!(v, 7);
+                assert_eq!(*y.result().unwrap(), 7, "the runner's value");
+                "ran inline"
+            }
+            None => {
+                assert!(y.cancelled());
+                "cancelled by the drain"
+            }
+        }
+    });
+    assert_outcomes(seen, ["cancelled by the drain", "ran inline"]);
+}
+
+/// Issue #8, defect 4: two tasks of a two-worker pool each call `shutdown(wait = true)`.
+/// Neither may wait for the other (or for itself); both return, and so does the final join.
+/// The race is which one enters its shutdown first.
+///
+/// Bounded at one preemption: at two the model has tens of millions of executions (two
+/// workers, a condition variable, the sleep protocol and a join), and one preemption already
+/// explores both orders and every place a waiter can be parked when the other enters.
+#[test]
+fn two_tasks_shutting_their_pool_down_with_wait() {
+    let seen = outcomes_bounded(1, || {
+        let pool = Arc::new(ThreadPoolExecutor::new(2).unwrap());
+        // Both are submitted before either shuts the pool down.
+        let go = Arc::new(AtomicUsize::new(0));
+        let order = Arc::new(AtomicUsize::new(0));
+        let fs: Vec<Future<usize>> = (0..2)
+            .map(|_| {
+                let (p, g, o) = (pool.clone(), go.clone(), order.clone());
+                pool.submit(move || {
+                    while g.load(Ordering::SeqCst) == 0 {
+                        loom::thread::yield_now();
+                    }
+                    let place = o.fetch_add(1, Ordering::SeqCst);
+                    p.shutdown(true, false);
+                    place
+                })
+                .unwrap()
+            })
+            .collect();
+        go.store(1, Ordering::SeqCst);
+        // Wait without parking: a completer's stale unpark would otherwise reach this thread
+        // in the join below, which loom misreads (`docs/loom.md`).
+        while !fs.iter().all(|f| f.done()) {
+            loom::thread::yield_now();
+        }
+        let first = *fs[0].result().unwrap() == 0;
+        drop(fs);
+        drop(Arc::try_unwrap(pool).ok().unwrap());
+        if first {
+            "the first task entered first"
+        } else {
+            "the second task entered first"
+        }
+    });
+    assert_outcomes(
+        seen,
+        [
+            "the first task entered first",
+            "the second task entered first",
+        ],
+    );
+}
+
+/// Issue #8, defect 3: a done-callback that runs on a worker after the publish waits for a
+/// task submitted after it began. The worker stops counting as free around the callback,
+/// so either the submit or the worker itself starts a second thread, and the callback ends.
+/// The race is whether the submit comes before or during the callback.
+#[test]
+fn callback_waiting_for_a_later_task_vs_that_submit() {
+    use loom::sync::{Condvar, Mutex};
+    let seen = outcomes(|| {
+        let pool = Arc::new(ThreadPoolExecutor::new(2).unwrap());
+        let in_cb = Arc::new(AtomicUsize::new(0));
+        // Set by the later task; the callback and this thread block on it (no spinning, so
+        // the model stays small, and no parking on a future, whose stale unpark loom would
+        // misread in the join at the end: `docs/loom.md`).
+        let later_ran = Arc::new((Mutex::new(false), Condvar::new()));
+        // The task cannot finish before its callback is registered: the callback runs on
+        // the worker, after the publish.
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let g = gate.clone();
+        let f = pool.submit(move || drop(g.lock().unwrap())).unwrap();
+        let (i, l) = (in_cb.clone(), later_ran.clone());
+        f.add_done_callback(move |_| {
+            i.store(1, Ordering::SeqCst);
+            let (m, cv) = &*l;
+            let mut ran = m.lock().unwrap();
+            while !*ran {
+                ran = cv.wait(ran).unwrap();
+            }
+        });
+        drop(held);
+        let began = in_cb.load(Ordering::SeqCst) == 1;
+        let l = later_ran.clone();
+        let later = pool
+            .submit(move || {
+                let (m, cv) = &*l;
+                *m.lock().unwrap() = true;
+                cv.notify_all();
+            })
+            .unwrap();
+        // If nobody ran the later task, this blocks forever, which loom reports.
+        {
+            let (m, cv) = &*later_ran;
+            let mut ran = m.lock().unwrap();
+            while !*ran {
+                ran = cv.wait(ran).unwrap();
+            }
+        }
+        drop((f, later));
+        drop(Arc::try_unwrap(pool).ok().unwrap());
+        if began {
+            "submitted during the callback"
+        } else {
+            "submitted before the callback began"
+        }
+    });
+    assert_outcomes(
+        seen,
+        [
+            "submitted before the callback began",
+            "submitted during the callback",
+        ],
+    );
 }

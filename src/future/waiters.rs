@@ -296,7 +296,7 @@ impl Header {
                 node.target.with_mut(|t| match &mut *t {
                     Target::Waker(slot) => match slot {
                         Some(w) if w.will_wake(waker) => {}
-                        _ => old = std::mem::replace(slot, Some(waker.clone())),
+                        _ => old = slot.replace(waker.clone()),
                     },
                     Target::Group(_) => unreachable!("update_waker on a group node"),
                 })

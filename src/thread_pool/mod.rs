@@ -44,8 +44,8 @@ use crate::executor::{Entry, Executor, Map, MapOptions};
 use crate::future::Future;
 use crate::future::task::{self, Job, TaskRef};
 use crate::sync::{
-    Arc, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering,
-    StaticAtomicUsize, lock, yield_now,
+    Arc, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering, StaticAtomicUsize,
+    lock, yield_now,
 };
 use crate::unwind::report;
 use sleep::{Notified, Sleep};
@@ -321,8 +321,7 @@ impl Shared {
         let _waiting = Waiting(self);
         self.signal_exit();
         let mut g = lock(&self.exit_lock);
-        while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst)
-        {
+        while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst) {
             g = crate::sync::wait(&self.exits, g);
         }
     }

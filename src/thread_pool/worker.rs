@@ -87,7 +87,10 @@ pub(crate) fn main(shared: Arc<Shared>) {
             Err(payload) => Some(format!("it panicked: {}", payload_message(payload))),
         };
         if let Some(why) = failure {
-            let name = std::thread::current().name().unwrap_or("a worker").to_owned();
+            let name = std::thread::current()
+                .name()
+                .unwrap_or("a worker")
+                .to_owned();
             report(format_args!("Exception in initializer of {name}: {why}"));
             // Still one of the pool's threads (a callback here that shuts the pool down must
             // not join itself), but nothing queued can run inline: the drain ends every
@@ -111,7 +114,10 @@ pub(crate) fn main(shared: Arc<Shared>) {
             let ran = catch_unwind(AssertUnwindSafe(|| task.run(&worker)));
             if let Err(payload) = ran {
                 let message = payload_message(payload);
-                let name = std::thread::current().name().unwrap_or("a worker").to_owned();
+                let name = std::thread::current()
+                    .name()
+                    .unwrap_or("a worker")
+                    .to_owned();
                 report(format_args!(
                     "dropping a task's result panicked on {name}: {message}"
                 ));

@@ -1,15 +1,55 @@
-//! The `pool_ops` fuzz target's logic: submits (returning, failing, panicking), cancels,
-//! lazy maps and a shutdown with each flag, against a model of which states each future may
-//! end in. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
+//! The `pool_ops` fuzz target's logic: submits (returning, failing, panicking, panicking
+//! with a payload whose drop panics, waiting inline on earlier tasks), the public setters on
+//! pool futures, cancels, lazy maps and a shutdown with each flag, against a model of which
+//! states each future may end in. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
 
 use concurrent_futures::{
-    Error, Executor, Future, MapOptions, State, SubmitError, ThreadPoolExecutor,
+    Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor, wait,
 };
+use std::sync::Once;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
     Value(u32),
     Raised,
+    /// Waited on future `k`: `k`'s value plus one, or 0 if `k` raised or was cancelled.
+    After(usize),
+}
+
+/// Every panic this program causes on purpose says so, or is a [`Bomb`].
+const EXPECTED: &str = "pool_ops: expected";
+
+/// A panic payload whose drop panics again (the panic-safety of every path that drops one).
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("{EXPECTED}: a panic payload's drop panicked");
+    }
+}
+
+/// Keeps the panics this program causes on purpose quiet, and lets every other one through:
+/// under the fuzzer, an unexpected panic anywhere (a worker thread included) aborts, which is
+/// how libFuzzer's own hook reports it.
+fn quiet_expected_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let p = info.payload();
+            let message = p
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied());
+            if p.is::<Bomb>() || message.is_some_and(|m| m.starts_with(EXPECTED)) {
+                return;
+            }
+            previous(info);
+            if cfg!(fuzzing) {
+                std::process::abort();
+            }
+        }));
+    });
 }
 
 struct Tracked {
@@ -23,6 +63,7 @@ struct Tracked {
 
 /// Runs the program `data`; panics on the first violation.
 pub fn run(data: &[u8]) {
+    quiet_expected_panics();
     let Some((&first, ops)) = data.split_first() else {
         return;
     };
@@ -31,9 +72,9 @@ pub fn run(data: &[u8]) {
     let mut shut = false;
     for (step, chunk) in ops.chunks(2).enumerate() {
         let (op, arg) = (chunk[0], u32::from(chunk.get(1).copied().unwrap_or(0)));
-        match op % 8 {
-            0..=2 => {
-                let r = match op % 8 {
+        match op % 12 {
+            0..=2 | 8 | 10 | 11 => {
+                let r = match op % 12 {
                     0 => pool
                         .submit(move || arg * 2)
                         .map(|f| (f, Expect::Value(arg * 2))),
@@ -49,14 +90,32 @@ pub fn run(data: &[u8]) {
                                 },
                             )
                         }),
-                    // libFuzzer's panic hook aborts on any panic, even a caught one: under the
-                    // fuzzer this task raises by returning an error instead.
-                    _ if cfg!(fuzzing) => pool
-                        .submit_fallible(move || Err::<u32, _>(format!("task {arg} raised")))
+                    2 => pool
+                        .submit(move || -> u32 { panic!("{EXPECTED}: task {arg} panicked") })
                         .map(|f| (f, Expect::Raised)),
-                    _ => pool
-                        .submit(move || -> u32 { panic!("task {arg} panicked") })
+                    10 => pool
+                        .submit(move || -> u32 { std::panic::panic_any(Bomb) })
                         .map(|f| (f, Expect::Raised)),
+                    // Waits on an earlier future of this pool: run inline if it is still
+                    // queued (with one worker it always is, behind this task).
+                    8 if !fs.is_empty() => {
+                        let k = arg as usize % fs.len();
+                        let target = fs[k].fut.clone();
+                        pool.submit(move || match target.result() {
+                            Ok(v) => v.wrapping_add(1),
+                            Err(_) => 0,
+                        })
+                        .map(|f| (f, Expect::After(k)))
+                    }
+                    // Waits on the two latest futures with `wait`, which runs them inline too.
+                    11 if fs.len() >= 2 => {
+                        let (a, b) = (fs[fs.len() - 1].fut.clone(), fs[fs.len() - 2].fut.clone());
+                        pool.submit(move || {
+                            wait([&a, &b], ReturnWhen::AllCompleted).done.len() as u32
+                        })
+                        .map(|f| (f, Expect::Value(2)))
+                    }
+                    _ => pool.submit(move || arg).map(|f| (f, Expect::Value(arg))),
                 };
                 match r {
                     Ok((fut, expect)) => {
@@ -100,6 +159,26 @@ pub fn run(data: &[u8]) {
                     Err(e) => panic!("step {step}: {e}"),
                 }
             }
+            9 if !fs.is_empty() => {
+                // The public setters never win on a pool future, whatever its state.
+                let t = &fs[arg as usize % fs.len()];
+                assert!(
+                    t.fut.set_result(u32::MAX).is_err(),
+                    "step {step}: set_result won"
+                );
+                assert!(
+                    t.fut
+                        .set_exception(concurrent_futures::Exception::msg("user"))
+                        .is_err(),
+                    "step {step}: set_exception won"
+                );
+                if let Ok(started) = t.fut.set_running_or_notify_cancel() {
+                    assert!(
+                        !started && t.fut.cancelled(),
+                        "step {step}: started by a user"
+                    );
+                }
+            }
             6 | 7 if !shut => {
                 let (wait, cancel) = (op & 0x10 != 0, op & 0x20 != 0);
                 if cancel {
@@ -127,6 +206,10 @@ pub fn run(data: &[u8]) {
                 );
                 match (t.fut.result(), t.expect) {
                     (Ok(v), Expect::Value(want)) => assert_eq!(*v, want, "future {i}"),
+                    (Ok(v), Expect::After(k)) => {
+                        let want = fs[k].fut.result().map_or(0, |v| v.wrapping_add(1));
+                        assert_eq!(*v, want, "future {i} waited on {k}");
+                    }
                     (Err(Error::Exception(_)), Expect::Raised) => {}
                     (got, want) => panic!("future {i}: {got:?}, expected {want:?}"),
                 }

@@ -10,8 +10,12 @@ fn cancel_vs_claim_running() {
     let seen = outcomes(|| {
         let w = Arc::new(StateWord::new_pending());
         let w2 = w.clone();
-        let t =
-            spawn(move || matches!(w2.transition_to_running(false), TransitionToRunning::Running));
+        let t = spawn(move || {
+            matches!(
+                w2.transition_to_running(false),
+                TransitionToRunning::Running
+            )
+        });
         let cancelled = matches!(
             w.transition_to_cancelled(),
             TransitionToCancelled::Cancelled { .. }

@@ -1,6 +1,7 @@
-//! An executor task's two owners letting go at once: the worker releasing `TASK_REF` (and
-//! its temporary handle) after running the task, and the user dropping the last handle.
-//! Exactly one of them frees the cell, and its result is dropped exactly once.
+//! Races on an executor task's cell: the worker releasing `TASK_REF` after running the task
+//! vs the user dropping the last handle (exactly one frees the cell, and its result is
+//! dropped exactly once); and a waiting thread running the task inline vs the queue entry
+//! being drained (issue #8, defect 1: rule 8 holds on both sides).
 
 use super::{outcomes, spawn};
 use crate::future::task;
@@ -22,7 +23,7 @@ fn task_ref_release_vs_last_handle_drop() {
         let d = drops.clone();
         let (fut, task_ref) = task::allocate(0, move || Ok(Probe(d)));
         let runner = spawn(move || {
-            task_ref.run(&|| {});
+            task_ref.run(&crate::future::hooks::NoHooks);
             loom::thread::current().id()
         });
         drop(fut);
@@ -38,5 +39,42 @@ fn task_ref_release_vs_last_handle_drop() {
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
         ["the runner freed it", "the user freed it"]
+    );
+}
+
+#[test]
+fn inline_claim_vs_queue_drain() {
+    let seen = outcomes(|| {
+        let owner = crate::context::new_id();
+        let (fut, task_ref) = task::allocate(owner, || Ok(7u8));
+        let helper = fut.clone();
+        let inline = spawn(move || {
+            let _enter = crate::context::Enter::new(owner);
+            // SAFETY: `helper` is a handle to the task.
+            let ran = unsafe { helper.header().try_run_inline() };
+            (ran, helper)
+        });
+        // `shutdown(cancel_futures = true)`'s drain of the task's queue entry.
+        let ended = task_ref.end(None);
+        task_ref.finish_ended(ended);
+        // Rule 8: whatever happened to the queue entry, a public setter never wins.
+        assert!(fut.set_result(9).is_err(), "a public setter won");
+        let (ran, helper) = inline.join();
+        drop(helper);
+        assert_ne!(
+            ran, ended,
+            "exactly one of the inline run and the drain ends it"
+        );
+        if ran {
+            assert_eq!(*fut.result().unwrap(), 7, "the runner's value");
+            "ran inline"
+        } else {
+            assert!(fut.cancelled());
+            "cancelled by the drain"
+        }
+    });
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["cancelled by the drain", "ran inline"]
     );
 }
