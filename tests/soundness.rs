@@ -23,25 +23,27 @@ fn pool(n: usize) -> ThreadPoolExecutor {
 
 // ===== 1. a public setter on a pool future that a waiting worker runs inline =====
 
-/// Task X waits on queued task Y of the same 1-worker pool, so the worker runs Y inline; Y
-/// blocks until `release`. Returns (pool, x, y, release) with Y running inline.
-fn y_running_inline(
-    workers: usize,
-) -> (
-    ThreadPoolExecutor,
-    Future<&'static str>,
-    Future<String>,
-    Arc<Event>,
-) {
-    let p = pool(workers);
+/// Occupies one worker of `p` until the returned event is set; returns once it runs.
+fn occupy_a_worker(p: &ThreadPoolExecutor) -> (Future<()>, Arc<Event>) {
+    let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
+    let (h, hg) = (hold.clone(), holding.clone());
+    let blocker = p
+        .submit(move || {
+            hg.set();
+            h.wait();
+        })
+        .unwrap();
+    holding.wait();
+    (blocker, hold)
+}
+
+/// Task X waits on queued task Y of the same pool (whose other workers, if any, are busy),
+/// so X's worker runs Y inline; Y blocks until `release`. Returns (x, y, release) with Y
+/// running inline; X yields Y's value.
+fn y_running_inline(p: &ThreadPoolExecutor) -> (Future<String>, Future<String>, Arc<Event>) {
     let (tx, rx) = mpsc::channel::<Future<String>>();
     let x = p
-        .submit(move || {
-            let y = rx.recv().unwrap();
-            let v = y.result().expect("y ran inline").clone();
-            assert_eq!(v, "pool");
-            "x"
-        })
+        .submit(move || rx.recv().unwrap().result().expect("y ran").clone())
         .unwrap();
     let (release, started) = (Arc::new(Event::default()), Arc::new(Event::default()));
     let (r, s) = (release.clone(), started.clone());
@@ -55,12 +57,13 @@ fn y_running_inline(
     tx.send(y.clone()).unwrap();
     started.wait();
     assert_eq!(y.state(), State::Running);
-    (p, x, y, release)
+    (x, y, release)
 }
 
 #[test]
 fn a_queue_drain_while_a_task_runs_inline_keeps_the_public_setters_refused() {
-    let (p, x, y, release) = y_running_inline(1);
+    let p = pool(1);
+    let (x, y, release) = y_running_inline(&p);
     // Drains Y's queue entry while Y runs inline: the executor's reference goes.
     p.shutdown(false, true);
     let e = y.set_result("user".into()).unwrap_err();
@@ -71,7 +74,7 @@ fn a_queue_drain_while_a_task_runs_inline_keeps_the_public_setters_refused() {
     );
     assert!(y.set_running_or_notify_cancel().is_err());
     release.set();
-    assert_eq!(*x.result_timeout(LONG).unwrap(), "x");
+    assert_eq!(x.result_timeout(LONG).unwrap(), "pool");
     assert_eq!(
         y.result_timeout(LONG).unwrap(),
         "pool",
@@ -84,33 +87,8 @@ fn a_queue_drain_while_a_task_runs_inline_keeps_the_public_setters_refused() {
 fn a_second_worker_popping_a_task_that_runs_inline_keeps_the_setters_refused() {
     let p = pool(2);
     // Occupy the second worker so that Y stays queued until X has claimed it inline.
-    let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
-    let (h, hg) = (hold.clone(), holding.clone());
-    let blocker = p
-        .submit(move || {
-            hg.set();
-            h.wait();
-        })
-        .unwrap();
-    holding.wait();
-    let (tx, rx) = mpsc::channel::<Future<String>>();
-    let x = p
-        .submit(move || {
-            let y = rx.recv().unwrap();
-            y.result().unwrap().clone()
-        })
-        .unwrap();
-    let (release, started) = (Arc::new(Event::default()), Arc::new(Event::default()));
-    let (r, s) = (release.clone(), started.clone());
-    let y = p
-        .submit(move || {
-            s.set();
-            r.wait();
-            "pool".to_owned()
-        })
-        .unwrap();
-    tx.send(y.clone()).unwrap();
-    started.wait();
+    let (blocker, hold) = occupy_a_worker(&p);
+    let (x, y, release) = y_running_inline(&p);
     // Free the second worker: it pops Y's entry, finds Y running and lets it go.
     hold.set();
     blocker.result_timeout(LONG).unwrap();
@@ -204,15 +182,7 @@ fn bombs_in_callbacks_wakers_and_closure_drops_are_contained() {
             }
         }
         let p = pool(1);
-        let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
-        let (h, hg) = (hold.clone(), holding.clone());
-        let running = p
-            .submit(move || {
-                hg.set();
-                h.wait();
-            })
-            .unwrap();
-        holding.wait();
+        let (running, hold) = occupy_a_worker(&p);
         let bomb = DropBomb;
         let queued = p
             .submit(move || {
@@ -750,15 +720,7 @@ fn a_cancel_futures_drain_ends_every_queued_task_before_any_callback_runs() {
     // worker, and blocked the shutdown.
     within("a callback during a cancel_futures drain", || {
         let p = pool(1);
-        let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
-        let (h, hg) = (hold.clone(), holding.clone());
-        let blocker = p
-            .submit(move || {
-                hg.set();
-                h.wait();
-            })
-            .unwrap();
-        holding.wait();
+        let (blocker, hold) = occupy_a_worker(&p);
         let a = p.submit(|| 1u8).unwrap();
         let b = p.submit(|| 2u8).unwrap();
         let seen: Arc<Mutex<Option<String>>> = Arc::default();
@@ -792,11 +754,15 @@ fn a_pool_task_can_wait_on_a_cancelled_task_of_its_own_drain() {
             .unwrap();
         let r1 = ran.clone();
         let a = p
-            .submit(move || drop(r1.fetch_add(1, Ordering::SeqCst)))
+            .submit(move || {
+                r1.fetch_add(1, Ordering::SeqCst);
+            })
             .unwrap();
         let r2 = ran.clone();
         let b = p
-            .submit(move || drop(r2.fetch_add(1, Ordering::SeqCst)))
+            .submit(move || {
+                r2.fetch_add(1, Ordering::SeqCst);
+            })
             .unwrap();
         let b2 = b.clone();
         a.add_done_callback(move |_| {
