@@ -8,11 +8,12 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::deadline::Deadline;
 use crate::error::Error;
+use crate::future::Waitable;
 use crate::future::waiters::{Group, Link, Mode, Node, Target};
-use crate::future::{Waitable, deadline_after};
 use crate::wait::dedup;
 
 /// Yields futures as they complete; see [`as_completed`].
@@ -30,7 +31,7 @@ pub struct AsCompleted<'a, F: Waitable + ?Sized> {
     /// Nodes still linked (unlinked on timeout or drop).
     linked: bool,
     unfinished: usize,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     exhausted: bool,
     scratch: Vec<usize>,
     _not_send: PhantomData<*const ()>,
@@ -61,7 +62,7 @@ where
     I: IntoIterator<Item = &'a F>,
     F: Waitable + ?Sized + 'a,
 {
-    AsCompleted::new(fs, None)
+    AsCompleted::new(fs, Deadline::Never)
 }
 
 /// As [`as_completed`], but once `timeout` has passed (measured from this call, as Python's
@@ -86,19 +87,11 @@ where
     I: IntoIterator<Item = &'a F>,
     F: Waitable + ?Sized + 'a,
 {
-    AsCompleted::new(
-        fs,
-        Some(deadline_after(Some(timeout)).unwrap_or_else(far_future)),
-    )
-}
-
-/// A deadline for a timeout too large to add to now: about a century away.
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+    AsCompleted::new(fs, Deadline::after(timeout))
 }
 
 impl<'a, F: Waitable + ?Sized + 'a> AsCompleted<'a, F> {
-    fn new<I: IntoIterator<Item = &'a F>>(fs: I, deadline: Option<Instant>) -> Self {
+    fn new<I: IntoIterator<Item = &'a F>>(fs: I, deadline: Deadline) -> Self {
         let futures = dedup(fs);
         let mut ready = VecDeque::new();
         let mut pending = Vec::new();

@@ -158,12 +158,29 @@ impl Exception {
         }))
     }
 
-    /// Wraps an already boxed error (what `submit_fallible` closures return).
+    /// Wraps an already boxed error, whose concrete type is not known here (its
+    /// [`type_name`](Self::type_name) is `dyn Error`; see [`from_boxed_as`](Self::from_boxed_as)).
     pub fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> Self {
-        Exception(Arc::new(Repr::Error {
-            error,
-            type_name: "dyn Error",
-        }))
+        Self::from_boxed_as(error, "dyn Error")
+    }
+
+    /// Wraps an already boxed error whose type, before boxing, was `type_name` (as
+    /// [`std::any::type_name`] gives it): `submit_fallible` passes its `E`'s, so a future
+    /// shows the error's real type.
+    ///
+    /// ```
+    /// use concurrent_futures::Exception;
+    ///
+    /// let err = "x".parse::<u8>().unwrap_err();
+    /// let e = Exception::from_boxed_as(Box::new(err), std::any::type_name::<std::num::ParseIntError>());
+    /// assert_eq!(e.type_name(), "ParseIntError");
+    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// ```
+    pub fn from_boxed_as(
+        error: Box<dyn StdError + Send + Sync + 'static>,
+        type_name: &'static str,
+    ) -> Self {
+        Exception(Arc::new(Repr::Error { error, type_name }))
     }
 
     /// An exception carrying only a message, like Python's `Exception('message')`.

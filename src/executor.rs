@@ -4,10 +4,11 @@
 use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Exception, SubmitError};
-use crate::future::{Future, deadline_after};
+use crate::future::Future;
 use crate::sync::{Arc, Mutex, lock};
 
 /// Python's `Executor`: submit callables, map over items, shut down.
@@ -131,14 +132,11 @@ impl<T> Entry<T> {
         }
     }
 
-    /// Waits for the task until `deadline` (`None`: no deadline); `Ok` if it finished
-    /// without raising.
-    fn wait(&self, deadline: Option<Instant>) -> Result<(), Error> {
-        fn on<U>(f: &Future<U>, deadline: Option<Instant>) -> Result<(), Error> {
-            match deadline {
-                Some(d) => f
-                    .result_timeout(d.saturating_duration_since(Instant::now()))
-                    .map(|_| ()),
+    /// Waits for the task until `deadline`; `Ok` if it finished without raising.
+    fn wait(&self, deadline: Deadline) -> Result<(), Error> {
+        fn on<U>(f: &Future<U>, deadline: Deadline) -> Result<(), Error> {
+            match deadline.remaining() {
+                Some(left) => f.result_timeout(left).map(|_| ()),
                 None => f.result().map(|_| ()),
             }
         }
@@ -224,8 +222,7 @@ pub struct Map<'a, T> {
     yielded: usize,
     /// With a buffer size: submits the next item.
     next: Option<SubmitNext<'a, T>>,
-    /// `None` inside: the timeout was too large to matter.
-    deadline: Option<Option<Instant>>,
+    deadline: Deadline,
     done: bool,
 }
 
@@ -254,7 +251,7 @@ impl<'a, T> Map<'a, T> {
         I::IntoIter: 'a,
     {
         options.validate()?;
-        let deadline = options.timeout.map(|t| deadline_after(Some(t)));
+        let deadline = Deadline::from_timeout(options.timeout);
         let f = Arc::new(f);
         let mut items = items.into_iter();
         let mut submit_next = move || -> Option<Result<Entry<T>, SubmitError>> {
@@ -306,7 +303,7 @@ impl<T> Iterator for Map<'_, T> {
             self.done = true;
             return None;
         };
-        let outcome = entry.wait(self.deadline.flatten());
+        let outcome = entry.wait(self.deadline);
         if let Err(Error::Timeout { .. }) = outcome {
             // gh-95166: the awaited future is cancelled too, then every later one.
             entry.cancel();

@@ -67,6 +67,7 @@
 
 mod as_completed;
 mod context;
+mod deadline;
 mod error;
 mod executor;
 mod future;

@@ -11,10 +11,11 @@
 //! implementation, since each call takes and returns O(n) futures. Use
 //! [`as_completed`](crate::as_completed), which is O(n) in total.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::deadline::Deadline;
+use crate::future::Waitable;
 use crate::future::waiters::{Group, Link, Mode, Node, Target};
-use crate::future::{Waitable, deadline_after};
 
 /// When [`wait`] returns. Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -68,7 +69,7 @@ where
     I: IntoIterator<Item = &'a F>,
     F: Waitable + ?Sized + 'a,
 {
-    wait_until(fs, return_when, None, false)
+    wait_until(fs, return_when, Deadline::Never, false)
 }
 
 /// As [`wait`], returning when `timeout` passes even if the condition does not hold yet.
@@ -95,7 +96,7 @@ where
     wait_until(
         fs,
         return_when,
-        deadline_after(Some(timeout)),
+        Deadline::after(timeout),
         timeout == Duration::ZERO,
     )
 }
@@ -103,7 +104,7 @@ where
 fn wait_until<'a, F, I>(
     fs: I,
     return_when: ReturnWhen,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     no_block: bool,
 ) -> DoneAndNotDone<'a, F>
 where

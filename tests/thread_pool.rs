@@ -898,3 +898,32 @@ fn every_closure_is_dropped_exactly_once_on_every_path() {
     expected += 1;
     assert_eq!(drops.load(Ordering::SeqCst), expected, "inline");
 }
+
+// ----- issue #9's new-user traps -----
+
+#[test]
+fn a_submit_fallible_error_keeps_its_type_name() {
+    let p = pool(1);
+    let f = p.submit_fallible(|| "x".parse::<u32>()).unwrap();
+    let e = f.exception().unwrap().unwrap();
+    assert_eq!(e.type_name(), "ParseIntError");
+    assert_eq!(
+        format!("{f:?}"),
+        "<Future state=finished raised ParseIntError>"
+    );
+}
+
+#[test]
+fn default_pool_and_empty_prefix_fall_back_as_python_does() {
+    let p = ThreadPoolExecutor::default();
+    assert_eq!(p.max_workers(), default_max_workers());
+    let p = ThreadPoolExecutor::builder()
+        .thread_name_prefix("")
+        .build()
+        .unwrap();
+    let name = p
+        .submit(|| thread::current().name().unwrap().to_owned())
+        .unwrap();
+    let name = name.result().unwrap();
+    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
+}

@@ -57,10 +57,11 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use awaiting::{OwnedResultFuture, ResultFuture};
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Exception, InvalidStateError, short_type_name};
 use crate::sync::UnsafeCell;
 use hooks::{NoHooks, RunHooks, UserCode};
@@ -276,11 +277,11 @@ impl<T> Future<T> {
         if s.is_terminal() || timeout == Some(Duration::ZERO) {
             return s;
         }
-        self.wait_terminal_slow(deadline_after(timeout))
+        self.wait_terminal_slow(Deadline::from_timeout(timeout))
     }
 
     #[cold]
-    fn wait_terminal_slow(&self, deadline: Option<Instant>) -> Snapshot {
+    fn wait_terminal_slow(&self, deadline: Deadline) -> Snapshot {
         let header = self.header();
         // SAFETY: `self` is a handle.
         if unsafe { header.try_run_inline() } {
@@ -597,11 +598,6 @@ fn run_callback<T>(fut: &Future<T>, f: Callback<T>) {
             "exception calling callback for {fut:?}: a done-callback panicked: {message}"
         ));
     }
-}
-
-/// `now + timeout`, or no deadline when it does not fit (`Duration::MAX` waits forever).
-pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
 impl<T> Default for Future<T> {

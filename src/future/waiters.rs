@@ -17,10 +17,10 @@
 //! * The owner unlinks its own node under the lock unless `notified` is set; once `notified`
 //!   is seen (Acquire) the node is free to reuse or drop (rule 6).
 
+use crate::deadline::Deadline;
 use std::marker::PhantomPinned;
 use std::ptr;
 use std::task::Waker;
-use std::time::Instant;
 
 use super::hooks::{RunHooks, UserCode};
 use super::state::{HAS_WAITERS, Snapshot, StateWord};
@@ -537,9 +537,9 @@ impl Group {
         out.len() - start
     }
 
-    /// Blocks the owner until `ready()` holds or `deadline` passes (`None`: no deadline).
-    /// Spins about a microsecond before parking. Returns `ready()`'s last answer.
-    pub(crate) fn block(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+    /// Blocks the owner until `ready()` holds or `deadline` passes. Spins about a
+    /// microsecond before parking. Returns `ready()`'s last answer.
+    pub(crate) fn block(&self, deadline: Deadline, mut ready: impl FnMut() -> bool) -> bool {
         for _ in 0..SPIN_ROUNDS {
             if ready() {
                 return true;
@@ -550,7 +550,7 @@ impl Group {
             if ready() {
                 return true;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() {
                 return ready();
             }
             yield_now();
@@ -565,11 +565,11 @@ impl Group {
                 return true;
             }
             let timed_out = match deadline {
-                None => {
+                Deadline::Never => {
                     park();
                     false
                 }
-                Some(d) => park_until(d),
+                Deadline::At(d) => park_until(d),
             };
             self.parked.store(false, Ordering::Relaxed);
             if timed_out {

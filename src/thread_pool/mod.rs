@@ -395,8 +395,9 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Threads are named `{prefix}_{i}`. Default: `ThreadPoolExecutor-{pool}_{i}`. A prefix
-    /// with a NUL byte is refused by [`build`](Self::build): no thread could carry the name.
+    /// Threads are named `{prefix}_{i}`. Default (and for an empty prefix, as in Python):
+    /// `ThreadPoolExecutor-{pool}_{i}`. A prefix with a NUL byte is refused by
+    /// [`build`](Self::build): no thread could carry the name.
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -465,6 +466,7 @@ impl ThreadPoolBuilder {
             max_workers,
             prefix: self
                 .prefix
+                .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| format!("ThreadPoolExecutor-{n}")),
             initializer: self.initializer,
             fail_thread_starts: self.fail_thread_starts,
@@ -481,6 +483,24 @@ impl ThreadPoolBuilder {
 pub fn default_max_workers() -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     (cpus + 4).min(32)
+}
+
+impl Default for ThreadPoolExecutor {
+    /// Python's `ThreadPoolExecutor()`: [`default_max_workers`] threads at most, started
+    /// lazily.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::default();
+    /// assert_eq!(pool.max_workers(), concurrent_futures::default_max_workers());
+    /// assert_eq!(*pool.submit(|| 1 + 1).unwrap().result().unwrap(), 2);
+    /// ```
+    fn default() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default settings are valid")
+    }
 }
 
 impl ThreadPoolExecutor {
@@ -550,8 +570,9 @@ impl Executor for ThreadPoolExecutor {
         T: Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        self.shared()
-            .submit_job(move || f().map_err(|e| Exception::from_boxed(e.into())))
+        self.shared().submit_job(move || {
+            f().map_err(|e| Exception::from_boxed_as(e.into(), std::any::type_name::<E>()))
+        })
     }
 
     /// As the trait's, but each value moves straight out of its task's future, which the
