@@ -50,8 +50,10 @@ pub trait Executor {
 
     /// Python's `map(fn, items)`: calls `f` on every item and yields the results in input
     /// order. Every item is submitted before this returns, as in Python; one item's failure
-    /// is yielded as its `Err` and does not cancel the others. Dropping the iterator cancels
-    /// what has not started.
+    /// is yielded as its `Err` and does not cancel the others. Dropping the iterator before
+    /// its first `next()` cancels nothing (so `pool.map(f, items);` runs every item, as in
+    /// Python); after it, dropping cancels what has not started (CPython ≤ 3.14), and
+    /// [`Map::cancel`] does so at any time.
     fn map<'a, A, T, F, I>(&'a self, f: F, items: I) -> Result<Map<'a, T>, SubmitError>
     where
         Self: Sized,
@@ -67,7 +69,9 @@ pub trait Executor {
     /// `map` with a timeout, a chunk size or a buffer size ([`MapOptions`]).
     ///
     /// With a `buffersize` of n, at most n items are submitted at a time, the next one as
-    /// each result is taken, so an endless iterator works:
+    /// each result is taken, so an endless iterator works. If the executor refuses one of
+    /// those later submits (it was shut down, or broke), that item and every later one is
+    /// yielded as an `Err` carrying the [`SubmitError`]: no input goes missing.
     ///
     /// ```
     /// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor};
@@ -116,6 +120,8 @@ type SubmitNext<'a, T> = Box<dyn FnMut() -> Option<Result<Entry<T>, SubmitError>
 
 /// One item of a [`Map`]: its task's future, and where its value will be.
 pub(crate) enum Entry<T> {
+    /// The executor refused the item's submit (only a lazy map's later items).
+    Refused(SubmitError),
     /// A future its executor keeps no handle to and registers no callback on (this crate's
     /// pools): once it is finished, this map holds its only handle and moves the value out.
     Direct(Future<T>),
@@ -127,6 +133,7 @@ pub(crate) enum Entry<T> {
 impl<T> Entry<T> {
     fn cancel(&self) -> bool {
         match self {
+            Entry::Refused(_) => false,
             Entry::Direct(f) => f.cancel(),
             Entry::Relayed(f, _) => f.cancel(),
         }
@@ -141,6 +148,7 @@ impl<T> Entry<T> {
             }
         }
         match self {
+            Entry::Refused(e) => Err(Error::Exception(Exception::new(e.clone()))),
             Entry::Direct(f) => on(f, deadline),
             Entry::Relayed(f, _) => on(f, deadline),
         }
@@ -149,6 +157,7 @@ impl<T> Entry<T> {
     /// The value of a task that finished without raising.
     fn take(self) -> Result<T, Error> {
         match self {
+            Entry::Refused(e) => Err(Error::Exception(Exception::new(e))),
             Entry::Direct(f) => f.try_into_result().unwrap_or_else(|_| {
                 Err(Error::Exception(Exception::msg(
                     "another handle to a map's future exists, so its value cannot be moved out",
@@ -215,9 +224,11 @@ impl MapOptions {
 }
 
 /// The results of [`Executor::map`], in input order.
-#[must_use = "results are yielded lazily; dropping the iterator cancels what has not started"]
+#[must_use = "results are yielded lazily; once iterated, dropping it cancels what has not started"]
 pub struct Map<'a, T> {
     pending: VecDeque<Entry<T>>,
+    /// `next()` was called: from then on, dropping the map cancels what has not started.
+    started: bool,
     /// Results yielded so far.
     yielded: usize,
     /// With a buffer size: submits the next item.
@@ -274,6 +285,7 @@ impl<'a, T> Map<'a, T> {
         }
         Ok(Map {
             pending,
+            started: false,
             yielded: 0,
             next: options
                 .buffersize
@@ -281,6 +293,28 @@ impl<'a, T> Map<'a, T> {
             deadline,
             done: false,
         })
+    }
+
+    /// Cancels every item that has not started and submits no more; the iterator then ends.
+    /// Returns how many were cancelled. Python has no such call: its map cancels only when
+    /// its generator is closed after the first `next()`, which dropping a started `Map` does.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let mut it = pool.map(move |x: u32| { if x == 0 { rx.lock().unwrap().recv().unwrap() } x }, 0..5).unwrap();
+    /// let cancelled = it.cancel(); // item 0 runs (or waits to), 1..5 are still queued
+    /// assert!(cancelled >= 4);
+    /// let _ = tx.send(()); // item 0, if it started, may finish
+    /// assert!(it.next().is_none()); // a cancelled map ends
+    /// ```
+    pub fn cancel(&mut self) -> usize {
+        let n = self.pending.iter().filter(|e| e.cancel()).count();
+        self.cancel_rest();
+        n
     }
 
     fn cancel_rest(&mut self) {
@@ -296,6 +330,7 @@ impl<T> Iterator for Map<'_, T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.started = true;
         if self.done {
             return None;
         }
@@ -313,11 +348,13 @@ impl<T> Iterator for Map<'_, T> {
             return Some(Err(Error::Timeout { unfinished, total }));
         }
         self.yielded += 1;
-        // Keep the buffer full: one more item in, now that one result is out.
+        // Keep the buffer full: one more item in, now that one result is out. A refused
+        // submit is that item's error, and so is every later one's.
         if let Some(next) = self.next.as_mut() {
             match next() {
                 Some(Ok(e)) => self.pending.push_back(e),
-                Some(Err(_)) | None => self.next = None,
+                Some(Err(e)) => self.pending.push_back(Entry::Refused(e)),
+                None => self.next = None,
             }
         }
         Some(outcome.and_then(|()| entry.take()))
@@ -333,7 +370,11 @@ impl<T> Iterator for Map<'_, T> {
 }
 
 impl<T> Drop for Map<'_, T> {
+    /// Cancels what has not started, once `next()` was called; before that, every submitted
+    /// item runs, as in Python (its map's generator never started).
     fn drop(&mut self) {
-        self.cancel_rest();
+        if self.started {
+            self.cancel_rest();
+        }
     }
 }

@@ -927,3 +927,75 @@ fn default_pool_and_empty_prefix_fall_back_as_python_does() {
     let name = name.result().unwrap();
     assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
 }
+
+#[test]
+fn a_map_dropped_before_its_first_next_runs_every_item() {
+    // Issue #9, trap 1: `pool.map(f, items);` as a statement, as in Python.
+    let p = pool(2);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    drop(
+        p.map(
+            move |_: u32| {
+                r.fetch_add(1, Ordering::SeqCst);
+            },
+            0..10,
+        )
+        .unwrap(),
+    );
+    p.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn a_lazy_map_whose_pool_shuts_down_yields_an_error_for_every_unsubmitted_item() {
+    // Issue #9, trap 2: nothing vanishes; every input ends as a result or an error.
+    let p = Arc::new(pool(2));
+    let inner = p.clone();
+    let got: Vec<Result<u32, Error>> = p
+        .map_with(
+            move |x: u32| {
+                if x == 2 {
+                    inner.shutdown(false, false);
+                }
+                x
+            },
+            0..10,
+            MapOptions::default().buffersize(2),
+        )
+        .unwrap()
+        .collect();
+    assert_eq!(got.len(), 10, "{got:?}");
+    let oks = got.iter().take_while(|r| r.is_ok()).count();
+    assert!((3..=5).contains(&oks), "{got:?}");
+    for r in &got[oks..] {
+        let e = r.as_ref().unwrap_err().exception().unwrap();
+        assert!(
+            matches!(e.downcast_ref::<SubmitError>(), Some(SubmitError::Shutdown)),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn map_cancel_cancels_what_has_not_started() {
+    let p = pool(1);
+    let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));
+    let (h, hg) = (hold.clone(), holding.clone());
+    let mut it = p
+        .map(
+            move |x: u32| {
+                if x == 0 {
+                    hg.set();
+                    h.wait();
+                }
+                x
+            },
+            0..5,
+        )
+        .unwrap();
+    holding.wait();
+    assert_eq!(it.cancel(), 4, "items 1..5 were queued");
+    hold.set();
+    assert!(it.next().is_none(), "a cancelled map ends");
+}
