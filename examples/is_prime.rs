@@ -1,8 +1,10 @@
-//! Python's `ProcessPoolExecutor` example, on threads: `map(is_prime, PRIMES)`.
+//! Python's `ProcessPoolExecutor` example, on threads: `map(is_prime, PRIMES)`, with
+//! `is_prime` declared as a named task, so the same program can later move to worker
+//! processes by changing its constructor.
 //!
 //! Run: `cargo run --release --example is_prime`
 
-use concurrent_futures::{Executor, ThreadPoolExecutor};
+use concurrent_futures::{MapOptions, ThreadPoolExecutor, task};
 
 const PRIMES: [u64; 6] = [
     112272535095293,
@@ -13,23 +15,27 @@ const PRIMES: [u64; 6] = [
     1099726899285419,
 ];
 
-fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
+task! {
+    fn is_prime(n: u64) -> bool {
+        if n < 2 {
+            return false;
+        }
+        if n == 2 {
+            return true;
+        }
+        if n % 2 == 0 {
+            return false;
+        }
+        let sqrt_n = (n as f64).sqrt().floor() as u64;
+        (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
     }
-    if n == 2 {
-        return true;
-    }
-    if n % 2 == 0 {
-        return false;
-    }
-    let sqrt_n = (n as f64).sqrt().floor() as u64;
-    (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
 }
 
 fn main() {
-    let executor = ThreadPoolExecutor::builder().build().unwrap();
-    let results = executor.map(is_prime, PRIMES).unwrap();
+    let executor = ThreadPoolExecutor::default();
+    let results = executor
+        .map_task(is_prime, PRIMES, MapOptions::default())
+        .unwrap();
     for (number, prime) in PRIMES.iter().zip(results) {
         println!("{number} is prime: {}", prime.unwrap());
     }

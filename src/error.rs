@@ -408,6 +408,9 @@ pub enum SubmitError {
     Broken(Exception),
     /// An argument was out of range (Python: `ValueError`), e.g. a zero `chunksize`.
     InvalidArgument(&'static str),
+    /// A function (or a closure) given where a declared task is needed (Python:
+    /// `PicklingError`).
+    NotATask(crate::NotATask),
 }
 
 impl fmt::Display for SubmitError {
@@ -421,6 +424,7 @@ impl fmt::Display for SubmitError {
                 "the executor is broken and runs no more tasks ({e}); create a new executor"
             ),
             SubmitError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            SubmitError::NotATask(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -429,6 +433,7 @@ impl StdError for SubmitError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             SubmitError::Broken(e) => Some(e),
+            SubmitError::NotATask(e) => Some(e),
             _ => None,
         }
     }

@@ -78,6 +78,9 @@ mod wait;
 
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
 pub use error::{BrokenKind, Error, Exception, InvalidStateError, SubmitError};
+#[doc(hidden)]
+pub use executor::task::__private;
+pub use executor::task::{NotATask, TaskError};
 pub use executor::{Executor, Map, MapOptions};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};

@@ -999,3 +999,47 @@ fn map_cancel_cancels_what_has_not_started() {
     hold.set();
     assert!(it.next().is_none(), "a cancelled map ends");
 }
+
+// ----- named tasks (issue #9) -----
+
+concurrent_futures::task! {
+    /// A task declared in an integration test, at module level.
+    fn collatz_steps(n: u64) -> u32 {
+        let (mut n, mut steps) = (n, 0);
+        while n > 1 {
+            n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+            steps += 1;
+        }
+        steps
+    }
+}
+
+fn undeclared(n: u64) -> u32 {
+    n as u32
+}
+
+#[test]
+fn named_tasks_run_on_the_thread_pool_and_undeclared_ones_are_refused() {
+    let p = pool(2);
+    assert_eq!(
+        *p.submit_task(collatz_steps, 27).unwrap().result().unwrap(),
+        111
+    );
+    let got: Vec<u32> = p
+        .map_task(collatz_steps, 1..=6u64, MapOptions::default().chunksize(2))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, [0, 1, 7, 2, 5, 8]);
+    match p.submit_task(undeclared, 3) {
+        Err(SubmitError::NotATask(e)) => {
+            assert!(e.name.ends_with("::undeclared"), "{e}");
+            assert!(e.to_string().contains("task!"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = p
+        .map_task(|n: u64| n, 0..3, MapOptions::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("is a closure"), "{e}");
+}

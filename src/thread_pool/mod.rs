@@ -534,6 +534,68 @@ impl ThreadPoolExecutor {
         self.shared().sleep.counts()
     }
 
+    /// Runs the declared task `f` (see [`task!`](crate::task)) on `arg`. On a thread pool
+    /// the function is called directly, nothing is encoded; declaring it keeps the program
+    /// runnable unchanged where tasks must cross a process boundary. A function that was
+    /// not declared, or a closure, is refused with [`SubmitError::NotATask`], which names it.
+    ///
+    /// ```
+    /// use concurrent_futures::{SubmitError, ThreadPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn square(x: u64) -> u64 { x * x }
+    /// }
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// assert_eq!(*pool.submit_task(square, 12).unwrap().result().unwrap(), 144);
+    /// let err = pool.submit_task(|x: u64| x + 1, 1).unwrap_err();
+    /// assert!(matches!(err, SubmitError::NotATask(_)));
+    /// ```
+    pub fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
+    where
+        F: Fn(A) -> R + Send + 'static,
+        A: Send + 'static,
+        R: Send + 'static,
+    {
+        crate::executor::task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        self.submit(move || f(arg))
+    }
+
+    /// Python's `map(fn, items, timeout, chunksize, buffersize)` over a declared task: as
+    /// [`Executor::map_with`], after the check [`submit_task`](Self::submit_task) makes.
+    ///
+    /// ```
+    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn square(x: u64) -> u64 { x * x }
+    /// }
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// let squares: Vec<u64> = pool
+    ///     .map_task(square, 1..=4, MapOptions::default().chunksize(2))
+    ///     .unwrap()
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// ```
+    pub fn map_task<'a, F, A, R, I>(
+        &'a self,
+        f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Map<'a, R>, SubmitError>
+    where
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Send + 'static,
+        R: Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        crate::executor::task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        self.map_with(f, items, options)
+    }
+
     /// `true` once an initializer failed.
     pub fn is_broken(&self) -> bool {
         self.shared().state.load(Ordering::SeqCst) & BROKEN != 0

@@ -11,6 +11,8 @@ use crate::error::{Error, Exception, SubmitError};
 use crate::future::Future;
 use crate::sync::{Arc, Mutex, lock};
 
+pub(crate) mod task;
+
 /// Python's `Executor`: submit callables, map over items, shut down.
 ///
 /// ```
