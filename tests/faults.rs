@@ -127,8 +127,8 @@ fn a_panicking_waker_does_not_stop_the_other_wake_ups() {
 
 #[test]
 fn shutdown_while_a_lazy_map_is_half_consumed() {
-    // The items already submitted finish; the ones the map would submit next are refused,
-    // which ends the iteration there (documented), and nothing hangs.
+    // The items already submitted finish; each one the map would submit next is refused and
+    // yielded as that item's error (issue #9, trap 2): nothing hangs, nothing vanishes.
     let p = ThreadPoolExecutor::new(2).unwrap();
     let mut it = p
         .map_with(|x: u32| x * 2, 0..100, MapOptions::default().buffersize(4))
@@ -136,14 +136,20 @@ fn shutdown_while_a_lazy_map_is_half_consumed() {
     let first: Vec<u32> = (&mut it).take(3).map(Result::unwrap).collect();
     assert_eq!(first, [0, 2, 4]);
     p.shutdown(false, false);
-    let rest: Vec<u32> = it.map(Result::unwrap).collect();
-    assert!(rest.len() <= 4, "only what was in flight: {rest:?}");
-    assert!(
-        rest.iter()
-            .enumerate()
-            .all(|(i, v)| *v == (i as u32 + 3) * 2),
-        "in order: {rest:?}"
-    );
+    let rest: Vec<Result<u32, Error>> = it.collect();
+    assert_eq!(rest.len(), 97, "every input ends as a result or an error");
+    let done = rest.iter().take_while(|r| r.is_ok()).count();
+    assert!(done <= 4, "only what was in flight ran: {done}");
+    for (i, r) in rest.iter().enumerate() {
+        match r {
+            Ok(v) => assert_eq!(*v, (i as u32 + 3) * 2, "in order"),
+            Err(e) => {
+                assert!(i >= done, "errors only after the in-flight items");
+                let refusal = e.exception().and_then(|e| e.downcast_ref::<SubmitError>());
+                assert!(matches!(refusal, Some(SubmitError::Shutdown)), "{e}");
+            }
+        }
+    }
     p.shutdown(true, false);
 }
 
