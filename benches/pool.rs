@@ -8,7 +8,7 @@ mod common;
 
 use common::{WORKERS, rayon_pool, spin_10us};
 
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use concurrent_futures::{Future, ThreadPoolExecutor, as_completed};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::mpsc;

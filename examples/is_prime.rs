@@ -1,10 +1,10 @@
-//! Python's `ProcessPoolExecutor` example, on threads: `map(is_prime, PRIMES)`, with
-//! `is_prime` declared as a named task, so the same program can later move to worker
-//! processes by changing its constructor.
+//! Python's `ProcessPoolExecutor` example: `map(is_prime, PRIMES)`, written once against
+//! the `Executor` trait with `is_prime` declared as a named task, and run here on the thread
+//! pool. Moving it to worker processes changes only the constructor in `main`.
 //!
 //! Run: `cargo run --release --example is_prime`
 
-use concurrent_futures::{MapOptions, ThreadPoolExecutor, task};
+use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor, task};
 
 const PRIMES: [u64; 6] = [
     112272535095293,
@@ -31,12 +31,16 @@ task! {
     }
 }
 
-fn main() {
-    let executor = ThreadPoolExecutor::default();
+/// The seeds' program, for any executor.
+fn report(executor: &impl Executor) {
     let results = executor
         .map_task(is_prime, PRIMES, MapOptions::default())
         .unwrap();
     for (number, prime) in PRIMES.iter().zip(results) {
         println!("{number} is prime: {}", prime.unwrap());
     }
+}
+
+fn main() {
+    report(&ThreadPoolExecutor::default());
 }

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --example map_vs_as_completed`
 
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use concurrent_futures::{Future, ThreadPoolExecutor, as_completed};
 use std::thread::sleep;
 use std::time::Duration;
 

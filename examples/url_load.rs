@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --example url_load`
 
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use concurrent_futures::{Future, ThreadPoolExecutor, as_completed};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;

@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo run --example wait_first_completed`
 
-use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, wait};
+use concurrent_futures::{Future, ReturnWhen, ThreadPoolExecutor, wait};
 use std::thread::sleep;
 use std::time::Duration;
 

@@ -1,10 +1,10 @@
 //! Python's [`concurrent.futures`](https://docs.python.org/3/library/concurrent.futures.html)
 //! for Rust: [`Future`], [`wait`], [`as_completed`] and [`ThreadPoolExecutor`] behind the
-//! [`Executor`] trait, built on one packed atomic word per future, an intrusive list of
-//! waiters and a lock-free injector queue.
+//! [`Executor`] trait (over tasks declared with [`task!`]), built on one packed atomic word
+//! per future, an intrusive list of waiters and a lock-free injector queue.
 //!
 //! ```
-//! use concurrent_futures::{Executor, ThreadPoolExecutor, as_completed};
+//! use concurrent_futures::{ThreadPoolExecutor, as_completed};
 //!
 //! let pool = ThreadPoolExecutor::new(4).unwrap();
 //! let futures: Vec<_> = (1..=4u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
@@ -81,7 +81,7 @@ pub use error::{BrokenKind, Error, Exception, InvalidStateError, SubmitError};
 #[doc(hidden)]
 pub use executor::task::__private;
 pub use executor::task::{NotATask, TaskError};
-pub use executor::{Executor, Map, MapOptions};
+pub use executor::{Executor, Map, MapOptions, Shutdown};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};

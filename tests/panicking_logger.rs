@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor};
+use concurrent_futures::{Future, ThreadPoolExecutor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -401,18 +401,19 @@ struct KeepsClones {
 }
 
 impl Executor for KeepsClones {
-    fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
     {
-        // `T: Sync` is not promised by the trait: keep the clones type-erased behind a
-        // wrapper that is Send whatever T is, since it is only ever dropped.
+        // `R: Sync` is not promised by the trait: keep the clones type-erased behind a
+        // wrapper that is Send whatever R is, since it is only ever dropped.
         struct Opaque<T>(#[allow(dead_code)] Future<T>);
         // SAFETY: the wrapped handle is never used, only dropped, and dropping a handle on
         // any thread is what `Future`'s own Send bound allows for T: Send.
         unsafe impl<T: Send> Send for Opaque<T> {}
-        let fut = self.pool.submit(f)?;
+        let fut = self.pool.submit_task(f, arg)?;
         self.kept
             .lock()
             .unwrap()
@@ -420,17 +421,29 @@ impl Executor for KeepsClones {
         Ok(fut)
     }
 
-    fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>
-    where
-        F: FnOnce() -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        self.pool.submit_fallible(f)
+    fn shutdown_with(&self, options: concurrent_futures::Shutdown) {
+        self.pool.shutdown_with(options);
     }
+}
 
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.pool.shutdown(wait, cancel_futures);
+concurrent_futures::task! {
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+}
+
+concurrent_futures::task! {
+    fn to_text(x: u64) -> String {
+        x.to_string()
+    }
+}
+
+concurrent_futures::task! {
+    fn fails_on_one(x: u64) -> u64 {
+        if x == 1 {
+            panic!("item 1")
+        }
+        x
     }
 }
 
@@ -442,24 +455,20 @@ fn the_provided_map_works_on_an_executor_that_keeps_clones_of_its_futures() {
             kept: Mutex::new(Vec::new()),
         };
         let got: Vec<u64> = e
-            .map(|x: u64| x * 2, 0..10)
+            .map_task(double, 0..10, MapOptions::default())
             .unwrap()
             .map(Result::unwrap)
             .collect();
         assert_eq!(got, (0..10).map(|x| x * 2).collect::<Vec<_>>());
         let lazy: Vec<String> = e
-            .map_with(
-                |x: u64| x.to_string(),
-                0..6,
-                MapOptions::default().buffersize(2),
-            )
+            .map_task(to_text, 0..6, MapOptions::default().buffersize(2))
             .unwrap()
             .map(Result::unwrap)
             .collect();
         assert_eq!(lazy, ["0", "1", "2", "3", "4", "5"]);
         // A panicking item is that item's error, as on the pool itself.
         let mixed: Vec<Result<u64, Error>> = e
-            .map(|x: u64| if x == 1 { panic!("item 1") } else { x }, 0..3)
+            .map_task(fails_on_one, 0..3, MapOptions::default())
             .unwrap()
             .collect();
         assert!(matches!(mixed[0], Ok(0)) && matches!(mixed[2], Ok(2)));
@@ -476,6 +485,10 @@ fn the_provided_map_works_on_an_executor_that_keeps_clones_of_its_futures() {
             10 + 6 + 3,
             "it kept every future"
         );
+        // The shared part works through a trait object.
+        let dyn_executor: &dyn Executor = &e;
+        dyn_executor.shutdown(true, false);
+        assert!(e.submit_task(double, 1).is_err());
     });
 }
 

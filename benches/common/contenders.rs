@@ -1,7 +1,7 @@
 //! The pools the harness compares, behind one generic trait so each is monomorphised and
 //! nobody pays for boxing that the others do not.
 
-use concurrent_futures::{Executor, Future, MapOptions, ThreadPoolExecutor, as_completed};
+use concurrent_futures::{Future, MapOptions, ThreadPoolExecutor, as_completed};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;

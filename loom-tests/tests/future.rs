@@ -150,7 +150,7 @@ fn await_vs_completion() {
 /// concurrent access to the slot otherwise).
 #[test]
 fn try_into_result_vs_a_callback_on_the_worker() {
-    use concurrent_futures::{Executor, ThreadPoolExecutor};
+    use concurrent_futures::ThreadPoolExecutor;
     let seen = outcomes(|| {
         let pool = ThreadPoolExecutor::new(1).unwrap();
         let f = pool.submit(|| String::from("value")).unwrap();

@@ -1,143 +1,184 @@
-//! The [`Executor`] trait (Python's `concurrent.futures.Executor`) and its ordered, lazy
-//! [`Map`] iterator.
+//! The [`Executor`] trait (Python's `concurrent.futures.Executor`, for every backend), its
+//! [`Shutdown`] options, and the ordered, lazy [`Map`] iterator.
+//!
+//! `Executor` is what a program written for any backend uses: declared tasks
+//! ([`task!`](crate::task)) submitted by name, `map` over them, and shutdown. Closures, which
+//! cannot leave the process, are the thread pool's own methods
+//! ([`ThreadPoolExecutor::submit`](crate::ThreadPoolExecutor::submit) and its siblings).
 
 use std::collections::VecDeque;
-use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::deadline::Deadline;
 use crate::error::{Error, Exception, SubmitError};
 use crate::future::Future;
-use crate::sync::{Arc, Mutex, lock};
+use crate::sync::Arc;
 
 pub(crate) mod task;
 
-/// Python's `Executor`: submit callables, map over items, shut down.
+/// Python's `Executor`, for every backend: run declared tasks, map over them, shut down.
+///
+/// A program written against it runs on the thread pool and, unchanged but for the
+/// constructor, on the backends where tasks cross a process boundary: the seeds' `is_prime`
+/// program, once for all of them.
 ///
 /// ```
-/// use concurrent_futures::{Executor, ThreadPoolExecutor};
+/// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor, task};
+///
+/// task! {
+///     fn is_prime(n: u64) -> bool {
+///         n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+///     }
+/// }
+///
+/// fn primes_among(executor: &impl Executor, candidates: Vec<u64>) -> Vec<u64> {
+///     let flags = executor.map_task(is_prime, candidates.clone(), MapOptions::default()).unwrap();
+///     candidates.into_iter().zip(flags).filter(|(_, p)| *p.as_ref().unwrap()).map(|(n, _)| n).collect()
+/// }
 ///
 /// let pool = ThreadPoolExecutor::new(2).unwrap();
-/// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..5).unwrap().map(Result::unwrap).collect();
-/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// assert_eq!(primes_among(&pool, (10..20).collect()), [11, 13, 17, 19]);
 /// pool.shutdown(true, false);
-/// assert!(pool.submit(|| 1).is_err());
+/// assert!(pool.submit_task(is_prime, 7).is_err()); // refused after shutdown
 /// ```
+///
+/// The shared part is object safe: `&dyn Executor` can shut any backend down.
 pub trait Executor {
-    /// Schedules `f` and returns the future of its result. A panic in `f` finishes the
-    /// future with an exception ([`Exception::is_panic`](crate::Exception::is_panic)).
-    fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static;
-
-    /// Schedules a fallible `f`: an `Err` finishes the future with that error as its
-    /// exception, so `wait(…, FirstException)` fires on it, as on a panic.
-    ///
-    /// ```
-    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
-    ///
-    /// let pool = ThreadPoolExecutor::new(1).unwrap();
-    /// let fut = pool.submit_fallible(|| "x".parse::<u32>()).unwrap();
-    /// let e = fut.exception().unwrap().unwrap();
-    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some()); // its type is kept
-    /// assert_eq!(e.to_string(), "invalid digit found in string");
-    /// ```
-    fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>
-    where
-        F: FnOnce() -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>>;
-
-    /// Python's `map(fn, items)`: calls `f` on every item and yields the results in input
-    /// order. Every item is submitted before this returns, as in Python; one item's failure
-    /// is yielded as its `Err` and does not cancel the others. Dropping the iterator before
-    /// its first `next()` cancels nothing (so `pool.map(f, items);` runs every item, as in
-    /// Python); after it, dropping cancels what has not started (CPython ≤ 3.14), and
-    /// [`Map::cancel`] does so at any time.
-    fn map<'a, A, T, F, I>(&'a self, f: F, items: I) -> Result<Map<'a, T>, SubmitError>
+    /// Schedules the declared task `f` on `arg` and returns the future of its result. A
+    /// closure or a function not declared with [`task!`](crate::task) is refused with
+    /// [`SubmitError::NotATask`], which names it. A panic in `f` finishes the future with an
+    /// exception ([`Exception::is_panic`](crate::Exception::is_panic)).
+    fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
         Self: Sized,
-        F: Fn(A) -> T + Send + Sync + 'static,
-        A: Send + 'static,
-        T: Send + 'static,
-        I: IntoIterator<Item = A>,
-        I::IntoIter: 'a,
-    {
-        self.map_with(f, items, MapOptions::default())
-    }
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static;
 
-    /// `map` with a timeout, a chunk size or a buffer size ([`MapOptions`]).
+    /// Python's `map(fn, items, timeout=, chunksize=, buffersize=)` over a declared task:
+    /// yields the results in input order ([`Map`]). Every item is submitted before this
+    /// returns, unless [`MapOptions::buffersize`] makes it lazy. One item's failure is
+    /// yielded as its `Err` and does not cancel the others.
     ///
-    /// With a `buffersize` of n, at most n items are submitted at a time, the next one as
-    /// each result is taken, so an endless iterator works. If the executor refuses one of
-    /// those later submits (it was shut down, or broke), that item and every later one is
-    /// yielded as an `Err` carrying the [`SubmitError`]: no input goes missing.
-    ///
-    /// ```
-    /// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor};
-    ///
-    /// let pool = ThreadPoolExecutor::new(2).unwrap();
-    /// let first: Vec<u64> = pool
-    ///     .map_with(|x: u64| x + 1, 0.., MapOptions::default().buffersize(2))
-    ///     .unwrap()
-    ///     .take(3)
-    ///     .map(Result::unwrap)
-    ///     .collect();
-    /// assert_eq!(first, [1, 2, 3]);
-    /// ```
-    fn map_with<'a, A, T, F, I>(
+    /// The provided version submits each item with [`submit_task`](Self::submit_task). An
+    /// executor may keep handles to the futures it makes (to cancel them at shutdown, say);
+    /// then the value cannot be moved out of a future, and the map yields a copy made
+    /// through the result's serde encoding instead. It never waits for those handles to go.
+    fn map_task<'a, F, A, R, I>(
         &'a self,
         f: F,
         items: I,
         options: MapOptions,
-    ) -> Result<Map<'a, T>, SubmitError>
+    ) -> Result<Map<'a, R>, SubmitError>
     where
         Self: Sized,
-        F: Fn(A) -> T + Send + Sync + 'static,
-        A: Send + 'static,
-        T: Send + 'static,
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        // Any executor may keep handles to the futures it makes (to cancel them at shutdown,
-        // say), so the value cannot be moved out of them: each task leaves its value in a
-        // relay that only this map holds, and its future only says how it ended.
         Map::start(options, items, f, move |f, item| {
-            let relay = Arc::new(Mutex::new(None));
-            let out = relay.clone();
-            let fut = self.submit(move || *lock(&out) = Some(f(item)))?;
-            Ok(Entry::Relayed(fut, relay))
+            let fut = self.submit_task(*f, item)?;
+            Ok(Entry::Shared(fut, copy_through_serde::<R>))
         })
     }
+
+    /// Python's `shutdown`, with its options spelled out at the call site (see
+    /// [`Shutdown`]). Safe to call more than once.
+    fn shutdown_with(&self, options: Shutdown);
 
     /// Python's `shutdown(wait, cancel_futures)`: refuse new tasks; with `cancel_futures`,
     /// cancel every queued task (its waiters wake at once); with `wait`, return once the
     /// running and remaining tasks have finished. Safe to call more than once.
-    fn shutdown(&self, wait: bool, cancel_futures: bool);
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shutdown_with(Shutdown {
+            wait,
+            cancel_futures,
+        });
+    }
+}
+
+/// The options of [`Executor::shutdown_with`], with Python's defaults: wait for the running
+/// and queued tasks, cancel nothing.
+///
+/// ```
+/// use concurrent_futures::{Executor, Shutdown, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(1).unwrap();
+/// pool.shutdown_with(Shutdown::default().cancel_futures(true)); // wait = true, as Python
+/// pool.shutdown_with(Shutdown::default().wait(false)); // a second call is harmless
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shutdown {
+    wait: bool,
+    cancel_futures: bool,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown {
+            wait: true,
+            cancel_futures: false,
+        }
+    }
+}
+
+impl Shutdown {
+    /// Return only once the running and remaining tasks have finished (default `true`).
+    pub fn wait(mut self, wait: bool) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Cancel every task that has not started (default `false`).
+    pub fn cancel_futures(mut self, cancel: bool) -> Self {
+        self.cancel_futures = cancel;
+        self
+    }
+
+    /// Whether this shutdown waits.
+    pub fn waits(&self) -> bool {
+        self.wait
+    }
+
+    /// Whether this shutdown cancels what has not started.
+    pub fn cancels_futures(&self) -> bool {
+        self.cancel_futures
+    }
+}
+
+/// A copy of a result made through its serde encoding, for a map whose executor keeps
+/// other handles to the future.
+fn copy_through_serde<R: Serialize + DeserializeOwned>(value: &R) -> Result<R, Exception> {
+    postcard::to_allocvec(value)
+        .and_then(|bytes| postcard::from_bytes(&bytes))
+        .map_err(|e| Exception::msg(format!("copying a map result through serde failed: {e}")))
 }
 
 type SubmitNext<'a, T> = Box<dyn FnMut() -> Option<Result<Entry<T>, SubmitError>> + 'a>;
 
-/// One item of a [`Map`]: its task's future, and where its value will be.
+/// One item of a [`Map`]: its task's future, and how its value comes out.
 pub(crate) enum Entry<T> {
     /// The executor refused the item's submit (only a lazy map's later items).
     Refused(SubmitError),
     /// A future its executor keeps no handle to and registers no callback on (this crate's
     /// pools): once it is finished, this map holds its only handle and moves the value out.
     Direct(Future<T>),
-    /// Any executor: the task's future tells how it ended, and the task left its value in
-    /// the relay, which only the map and the task hold.
-    Relayed(Future<()>, Arc<Mutex<Option<T>>>),
+    /// Any executor's future: the value is moved out when this map holds the only handle,
+    /// and copied with the function otherwise.
+    Shared(Future<T>, fn(&T) -> Result<T, Exception>),
 }
 
 impl<T> Entry<T> {
     fn cancel(&self) -> bool {
         match self {
             Entry::Refused(_) => false,
-            Entry::Direct(f) => f.cancel(),
-            Entry::Relayed(f, _) => f.cancel(),
+            Entry::Direct(f) | Entry::Shared(f, _) => f.cancel(),
         }
     }
 
@@ -151,8 +192,7 @@ impl<T> Entry<T> {
         }
         match self {
             Entry::Refused(e) => Err(Error::Exception(Exception::new(e.clone()))),
-            Entry::Direct(f) => on(f, deadline),
-            Entry::Relayed(f, _) => on(f, deadline),
+            Entry::Direct(f) | Entry::Shared(f, _) => on(f, deadline),
         }
     }
 
@@ -165,16 +205,17 @@ impl<T> Entry<T> {
                     "another handle to a map's future exists, so its value cannot be moved out",
                 )))
             }),
-            Entry::Relayed(_, relay) => lock(&relay).take().ok_or_else(|| {
-                Error::Exception(Exception::msg(
-                    "the executor finished a map item's future without running its task",
-                ))
-            }),
+            Entry::Shared(f, copy) => match f.try_into_result() {
+                Ok(r) => r,
+                Err(shared) => shared
+                    .result()
+                    .and_then(|v| copy(v).map_err(Error::Exception)),
+            },
         }
     }
 }
 
-/// Options of [`Executor::map_with`].
+/// Options of [`Executor::map_task`] and of the thread pool's closure `map_with`.
 ///
 /// ```
 /// use concurrent_futures::MapOptions;
@@ -225,7 +266,7 @@ impl MapOptions {
     }
 }
 
-/// The results of [`Executor::map`], in input order.
+/// The results of [`Executor::map_task`] (and of the thread pool's closure `map`), in input order.
 #[must_use = "results are yielded lazily; once iterated, dropping it cancels what has not started"]
 pub struct Map<'a, T> {
     pending: VecDeque<Entry<T>>,

@@ -55,7 +55,7 @@ pub mod __private {
 /// on processes and cluster ranks.
 ///
 /// ```
-/// use concurrent_futures::{ThreadPoolExecutor, task};
+/// use concurrent_futures::{Executor, ThreadPoolExecutor, task};
 ///
 /// task! {
 ///     /// Whether `n` is prime (the seeds' example).

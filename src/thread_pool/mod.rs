@@ -40,14 +40,17 @@ use std::fmt;
 use std::num::NonZeroUsize;
 
 use crate::error::{Exception, SubmitError};
-use crate::executor::{Entry, Executor, Map, MapOptions};
+use crate::executor::task;
+use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
-use crate::future::task::{self, Job, TaskRef};
+use crate::future::task::{self as task_cell, Job, TaskRef};
 use crate::sync::{
     Arc, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering, StaticAtomicUsize,
     lock, yield_now,
 };
 use crate::unwind::report;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sleep::{Notified, Sleep};
 
 /// Set once `shutdown` was called.
@@ -132,7 +135,7 @@ impl Shared {
             drop(window);
             return Err(self.refusal(prev));
         }
-        let (fut, task) = task::allocate(self.id(), f);
+        let (fut, task) = task_cell::allocate(self.id(), f);
         self.queue.push(task);
         // Still inside the in-flight window: a worker this task needs is reserved (counted
         // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`
@@ -534,66 +537,113 @@ impl ThreadPoolExecutor {
         self.shared().sleep.counts()
     }
 
-    /// Runs the declared task `f` (see [`task!`](crate::task)) on `arg`. On a thread pool
-    /// the function is called directly, nothing is encoded; declaring it keeps the program
-    /// runnable unchanged where tasks must cross a process boundary. A function that was
-    /// not declared, or a closure, is refused with [`SubmitError::NotATask`], which names it.
+    /// Schedules the closure `f` and returns the future of its result: Python's
+    /// `submit(fn, *args)`, with the arguments captured. A panic in `f` finishes the future
+    /// with an exception ([`Exception::is_panic`]). Closures stay in this process: for
+    /// code that must also run on other backends, use [`Executor::submit_task`].
     ///
     /// ```
-    /// use concurrent_futures::{SubmitError, ThreadPoolExecutor, task};
-    ///
-    /// task! {
-    ///     fn square(x: u64) -> u64 { x * x }
-    /// }
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let pool = ThreadPoolExecutor::new(2).unwrap();
-    /// assert_eq!(*pool.submit_task(square, 12).unwrap().result().unwrap(), 144);
-    /// let err = pool.submit_task(|x: u64| x + 1, 1).unwrap_err();
-    /// assert!(matches!(err, SubmitError::NotATask(_)));
+    /// let (a, b) = (6u64, 7u64);
+    /// assert_eq!(*pool.submit(move || a * b).unwrap().result().unwrap(), 42);
     /// ```
-    pub fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
+    pub fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
     where
-        F: Fn(A) -> R + Send + 'static,
-        A: Send + 'static,
-        R: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
     {
-        crate::executor::task::name_of::<F>().map_err(SubmitError::NotATask)?;
-        self.submit(move || f(arg))
+        self.shared().submit_job(move || Ok(f()))
     }
 
-    /// Python's `map(fn, items, timeout, chunksize, buffersize)` over a declared task: as
-    /// [`Executor::map_with`], after the check [`submit_task`](Self::submit_task) makes.
+    /// Schedules a fallible `f`: an `Err` finishes the future with that error as its
+    /// exception (its type kept for [`Exception::downcast_ref`] and
+    /// [`Exception::type_name`]), so `wait(…, FirstException)` fires on it, as on a panic.
     ///
     /// ```
-    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor, task};
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
-    /// task! {
-    ///     fn square(x: u64) -> u64 { x * x }
-    /// }
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let fut = pool.submit_fallible(|| "x".parse::<u32>()).unwrap();
+    /// let e = fut.exception().unwrap().unwrap();
+    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// assert_eq!(e.type_name(), "ParseIntError");
+    /// assert_eq!(e.to_string(), "invalid digit found in string");
+    /// ```
+    pub fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.shared().submit_job(move || {
+            f().map_err(|e| Exception::from_boxed_as(e.into(), std::any::type_name::<E>()))
+        })
+    }
+
+    /// Python's `map(fn, items)` with a closure: calls `f` on every item and yields the
+    /// results in input order. Every item is submitted before this returns, as in Python;
+    /// one item's failure is yielded as its `Err` and does not cancel the others. Dropping
+    /// the iterator before its first `next()` cancels nothing (so `pool.map(f, items);`
+    /// runs every item, as in Python); after it, dropping cancels what has not started
+    /// (CPython ≤ 3.14), and [`Map::cancel`] does so at any time.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let pool = ThreadPoolExecutor::new(2).unwrap();
-    /// let squares: Vec<u64> = pool
-    ///     .map_task(square, 1..=4, MapOptions::default().chunksize(2))
+    /// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..5).unwrap().map(Result::unwrap).collect();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
+    /// ```
+    pub fn map<'a, A, T, F, I>(&'a self, f: F, items: I) -> Result<Map<'a, T>, SubmitError>
+    where
+        F: Fn(A) -> T + Send + Sync + 'static,
+        A: Send + 'static,
+        T: Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        self.map_with(f, items, MapOptions::default())
+    }
+
+    /// `map` with a timeout, a chunk size or a buffer size ([`MapOptions`]).
+    ///
+    /// With a `buffersize` of n, at most n items are submitted at a time, the next one as
+    /// each result is taken, so an endless iterator works. If the pool refuses one of those
+    /// later submits (it was shut down, or broke), that item and every later one is yielded
+    /// as an `Err` carrying the [`SubmitError`]: no input goes missing.
+    ///
+    /// ```
+    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// let first: Vec<u64> = pool
+    ///     .map_with(|x: u64| x + 1, 0.., MapOptions::default().buffersize(2))
     ///     .unwrap()
+    ///     .take(3)
     ///     .map(Result::unwrap)
     ///     .collect();
-    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// assert_eq!(first, [1, 2, 3]);
     /// ```
-    pub fn map_task<'a, F, A, R, I>(
+    pub fn map_with<'a, A, T, F, I>(
         &'a self,
         f: F,
         items: I,
         options: MapOptions,
-    ) -> Result<Map<'a, R>, SubmitError>
+    ) -> Result<Map<'a, T>, SubmitError>
     where
-        F: Fn(A) -> R + Send + Sync + 'static,
+        F: Fn(A) -> T + Send + Sync + 'static,
         A: Send + 'static,
-        R: Send + 'static,
+        T: Send + 'static,
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        crate::executor::task::name_of::<F>().map_err(SubmitError::NotATask)?;
-        self.map_with(f, items, options)
+        // Each value moves straight out of its task's future, which the pool keeps no
+        // handle to: one allocation per item.
+        Map::start(options, items, f, move |f, item| {
+            self.submit(move || f(item)).map(Entry::Direct)
+        })
     }
 
     /// `true` once an initializer failed.
@@ -618,47 +668,38 @@ impl fmt::Debug for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
-    fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    /// On a thread pool the declared function is called directly; nothing is encoded.
+    fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.shared().submit_job(move || Ok(f()))
+        task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        self.submit(move || f(arg))
     }
 
-    fn submit_fallible<T, E, F>(&self, f: F) -> Result<Future<T>, SubmitError>
-    where
-        F: FnOnce() -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>>,
-    {
-        self.shared().submit_job(move || {
-            f().map_err(|e| Exception::from_boxed_as(e.into(), std::any::type_name::<E>()))
-        })
-    }
-
-    /// As the trait's, but each value moves straight out of its task's future, which the
-    /// pool keeps no handle to: one allocation per item, no relay.
-    fn map_with<'a, A, T, F, I>(
+    /// The declared function is called directly, and each value moves straight out of its
+    /// future (the pool keeps no handle to it).
+    fn map_task<'a, F, A, R, I>(
         &'a self,
         f: F,
         items: I,
         options: MapOptions,
-    ) -> Result<Map<'a, T>, SubmitError>
+    ) -> Result<Map<'a, R>, SubmitError>
     where
-        Self: Sized,
-        F: Fn(A) -> T + Send + Sync + 'static,
-        A: Send + 'static,
-        T: Send + 'static,
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        Map::start(options, items, f, move |f, item| {
-            self.submit(move || f(item)).map(Entry::Direct)
-        })
+        task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        self.map_with(f, items, options)
     }
 
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.shared().shutdown(wait, cancel_futures);
+    fn shutdown_with(&self, options: Shutdown) {
+        self.shared()
+            .shutdown(options.waits(), options.cancels_futures());
     }
 }

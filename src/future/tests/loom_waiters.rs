@@ -17,7 +17,7 @@ fn link_vs_drain_no_lost_wakeup() {
         // SAFETY: the node stays on this frame and is unlinked below.
         let linked = match unsafe { f.header().link(&node) } {
             Link::Linked => {
-                group.block(None, || group.fired());
+                group.block(crate::deadline::Deadline::Never, || group.fired());
                 // SAFETY: linked above.
                 unsafe { f.header().unlink(&node) };
                 assert!(node.is_notified(), "woken only by the drain");
