@@ -118,6 +118,10 @@ impl BrokenKind {
 enum Repr {
     Panic {
         message: String,
+        /// `file:line:column`, when the panic was captured by a pool.
+        location: Option<String>,
+        /// The backtrace text, when `RUST_BACKTRACE` asked for one.
+        backtrace: Option<String>,
     },
     Error {
         error: Box<dyn StdError + Send + Sync + 'static>,
@@ -210,7 +214,25 @@ impl Exception {
     /// that drop (or from the drops it causes) is caught.
     pub fn from_panic(payload: Box<dyn Any + Send + 'static>) -> Self {
         let message = crate::unwind::payload_message(payload);
-        Exception(Arc::new(Repr::Panic { message }))
+        Exception(Arc::new(Repr::Panic {
+            message,
+            location: None,
+            backtrace: None,
+        }))
+    }
+
+    /// A task panic a pool captured, with where the hook saw it happen.
+    pub(crate) fn from_captured_panic(
+        payload: Box<dyn Any + Send + 'static>,
+        site: Option<crate::unwind::PanicSite>,
+    ) -> Self {
+        let message = crate::unwind::payload_message(payload);
+        let (location, backtrace) = site.map_or((None, None), |s| (s.location, s.backtrace));
+        Exception(Arc::new(Repr::Panic {
+            message,
+            location,
+            backtrace,
+        }))
     }
 
     /// Python's `BrokenThreadPool(reason)`.
@@ -238,7 +260,34 @@ impl Exception {
     /// The panic message, when the task panicked with a string.
     pub fn panic_message(&self) -> Option<&str> {
         match &*self.0 {
-            Repr::Panic { message } => Some(message),
+            Repr::Panic { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Where the task panicked (`file:line:column`), when a pool captured the panic.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let f = pool.submit(|| -> u8 { panic!("boom") }).unwrap(); // prints nothing
+    /// let e = f.exception().unwrap().unwrap();
+    /// assert_eq!(e.panic_message(), Some("boom"));
+    /// assert!(e.panic_location().unwrap().contains(".rs:"));
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::Panic { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The backtrace of a captured task panic, as text, when one was taken (run with
+    /// `RUST_BACKTRACE=1`).
+    pub fn backtrace(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::Panic { backtrace, .. } => backtrace.as_deref(),
             _ => None,
         }
     }
@@ -278,7 +327,12 @@ impl Exception {
 impl fmt::Display for Exception {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.0 {
-            Repr::Panic { message } => write!(f, "the task panicked: {message}"),
+            Repr::Panic {
+                message,
+                location: Some(at),
+                ..
+            } => write!(f, "the task panicked at {at}: {message}"),
+            Repr::Panic { message, .. } => write!(f, "the task panicked: {message}"),
             Repr::Error { error, .. } => fmt::Display::fmt(error, f),
             Repr::Broken { kind, reason } => write!(f, "{}: {reason}", kind.name()),
         }
@@ -288,7 +342,13 @@ impl fmt::Display for Exception {
 impl fmt::Debug for Exception {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.0 {
-            Repr::Panic { message } => f.debug_struct("Panic").field("message", message).finish(),
+            Repr::Panic {
+                message, location, ..
+            } => f
+                .debug_struct("Panic")
+                .field("message", message)
+                .field("location", location)
+                .finish(),
             Repr::Error { error, type_name } => f
                 .debug_struct(&short_type_name(type_name))
                 .field("error", error)

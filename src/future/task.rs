@@ -24,7 +24,7 @@
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use std::ptr::NonNull;
 
 use super::hooks::{NoHooks, RunHooks, UserCode};
@@ -156,11 +156,11 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         let cell = unsafe { Self::cell(header) };
         // SAFETY: we are the runner.
         let f = unsafe { cell.take_func() };
-        // `from_panic` never unwinds, whatever the payload's `Drop` does.
-        let outcome = match catch_unwind(AssertUnwindSafe(f)) {
+        // `capture` never unwinds, whatever the payload's `Drop` does; it keeps the panic's
+        // location and keeps the panic hook quiet (the future holds it).
+        let outcome = match crate::unwind::capture(f) {
             Ok(Ok(v)) => Outcome::Value(v),
-            Ok(Err(e)) => Outcome::Exception(e),
-            Err(payload) => Outcome::Exception(Exception::from_panic(payload)),
+            Ok(Err(e)) | Err(e) => Outcome::Exception(e),
         };
         let exception = matches!(outcome, Outcome::Exception(_));
         // SAFETY: the runner is the only writer and has not published (rules 2, 8). The

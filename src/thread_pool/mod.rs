@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) initializer: Option<Initializer>,
     /// Test hook: every thread start fails, as if the OS refused.
     fail_thread_starts: bool,
+    /// Print captured task panics too (builder `print_task_panics`).
+    pub(crate) print_task_panics: bool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     broken: OnceLock<String>,
 }
@@ -378,6 +380,7 @@ pub struct ThreadPoolBuilder {
     prefix: Option<String>,
     initializer: Option<Initializer>,
     fail_thread_starts: bool,
+    print_task_panics: bool,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -414,6 +417,16 @@ impl ThreadPoolBuilder {
         F: Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync + 'static,
     {
         self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// Print the panic message of a task that panics, as Rust does for any thread, besides
+    /// keeping it in the future's exception (with its location). By default a captured
+    /// task panic prints nothing, as Python prints nothing for an exception a future holds;
+    /// the environment variable `CONCURRENT_FUTURES_PRINT_PANICS=1` turns printing on for
+    /// every pool. Panics the pool does not capture (outside tasks) always print.
+    pub fn print_task_panics(mut self, print: bool) -> Self {
+        self.print_task_panics = print;
         self
     }
 
@@ -455,6 +468,7 @@ impl ThreadPoolBuilder {
                 "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
             ));
         }
+        crate::unwind::install_hook();
         let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             id: crate::context::new_id(),
@@ -473,6 +487,7 @@ impl ThreadPoolBuilder {
                 .unwrap_or_else(|| format!("ThreadPoolExecutor-{n}")),
             initializer: self.initializer,
             fail_thread_starts: self.fail_thread_starts,
+            print_task_panics: self.print_task_panics,
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

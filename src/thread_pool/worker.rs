@@ -77,6 +77,7 @@ pub(crate) fn main(shared: Arc<Shared>) {
     // Declared after `worker`, so it drops first: the thread leaves the pool before it is
     // counted out. Restored on unwind too.
     let _enter = Enter::new(shared.id());
+    crate::unwind::set_print_task_panics(shared.print_task_panics);
     if let Some(init) = &shared.initializer {
         // User code: not counted as free while it runs (pool rule 4). Work submitted
         // meanwhile is still seen by this worker afterwards, so no notify is owed.
