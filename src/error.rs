@@ -222,6 +222,7 @@ impl Exception {
     }
 
     /// A task panic a pool captured, with where the hook saw it happen.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // loom builds have no hook
     pub(crate) fn from_captured_panic(
         payload: Box<dyn Any + Send + 'static>,
         site: Option<crate::unwind::PanicSite>,

@@ -74,6 +74,7 @@ pub(crate) fn display(value: &dyn fmt::Display) -> String {
 }
 
 /// Where a captured panic happened, as the panic hook saw it.
+#[cfg_attr(concurrent_futures_loom, allow(dead_code))] // loom builds have no hook
 pub(crate) struct PanicSite {
     pub(crate) location: Option<String>,
     pub(crate) backtrace: Option<String>,
