@@ -174,6 +174,33 @@ fn bombs_in_callbacks_wakers_and_closure_drops_are_contained() {
         f.set_result(1).unwrap();
         assert!(after.load(Ordering::SeqCst), "the next callback ran");
 
+        // A waker whose wake panics with a bomb: the other wake-ups and the callbacks run.
+        struct BombWaker;
+        impl std::task::Wake for BombWaker {
+            fn wake(self: Arc<Self>) {
+                std::panic::panic_any(Bomb(1));
+            }
+        }
+        {
+            use std::future::IntoFuture;
+            use std::task::Context;
+            let g = Future::<u8>::new();
+            let waker = Waker::from(Arc::new(BombWaker));
+            let mut rf = Box::pin((&g).into_future());
+            assert!(
+                std::future::Future::poll(rf.as_mut(), &mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            g.add_done_callback(move |_| r.store(true, Ordering::SeqCst));
+            g.set_result(2).unwrap();
+            assert!(
+                ran.load(Ordering::SeqCst),
+                "the callback ran after the bomb"
+            );
+        }
+
         // A closure whose drop throws a bomb, dropped by a cancel at shutdown.
         struct DropBomb;
         impl Drop for DropBomb {
@@ -790,5 +817,149 @@ fn a_pool_task_can_wait_on_a_cancelled_task_of_its_own_drain() {
             b.state()
         );
         assert_eq!(ran.load(Ordering::SeqCst), 0);
+    });
+}
+
+// ===== found by the review of the fix =====
+
+#[test]
+fn a_drain_whose_value_drop_panics_still_wakes_every_other_task() {
+    // Phase two of a drain frees the cells it ends; a value whose drop panics there used to
+    // unwind through the rest of the drain, leaving a cancelled task's waiters asleep.
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("{}", "a value's drop panicked in a drain");
+        }
+    }
+    let _logs = captured_logs();
+    within("a drain that meets a panicking drop", || {
+        let p = Arc::new(pool(1));
+        let inner = p.clone();
+        let (tx, rx) = mpsc::channel::<Future<u8>>();
+        let x = p
+            .submit(move || {
+                let y = inner.submit(|| PanicsOnDrop).unwrap();
+                let z = inner.submit(|| 1u8).unwrap();
+                tx.send(z).unwrap();
+                assert!(y.result().is_ok()); // runs y inline
+                drop(y); // now only the queue entry holds y's value
+                inner.shutdown(false, true);
+            })
+            .unwrap();
+        let z = rx.recv().unwrap();
+        assert!(matches!(z.result_timeout(LONG), Err(Error::Cancelled)));
+        x.result_timeout(LONG).unwrap();
+    });
+}
+
+#[test]
+fn an_initializer_error_whose_drop_panics_still_breaks_the_pool() {
+    #[derive(Debug)]
+    struct DropPanics;
+    impl std::fmt::Display for DropPanics {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("no database")
+        }
+    }
+    impl std::error::Error for DropPanics {}
+    impl Drop for DropPanics {
+        fn drop(&mut self) {
+            panic!("an initializer's error panicked when dropped");
+        }
+    }
+    let _logs = captured_logs();
+    within("an initializer error with a panicking drop", || {
+        let p = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .initializer(|| Err(Box::new(DropPanics)))
+            .build()
+            .unwrap();
+        let f = p.submit(|| 1u8).unwrap();
+        let e = f.exception_timeout(LONG).unwrap().expect("broken");
+        assert!(e.to_string().contains("no database"), "{e}");
+        assert!(p.is_broken());
+    });
+}
+
+#[test]
+fn an_error_whose_drop_waits_for_a_later_task_gets_a_new_thread() {
+    // The outcome a worker frees may be an exception that owns the user's error: its drop
+    // is user code too (pool rule 4).
+    #[derive(Debug)]
+    struct WaitsOnDrop(Arc<Event>, Arc<Event>, Arc<AtomicBool>);
+    impl std::fmt::Display for WaitsOnDrop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("failed")
+        }
+    }
+    impl std::error::Error for WaitsOnDrop {}
+    impl Drop for WaitsOnDrop {
+        fn drop(&mut self) {
+            self.0.set();
+            self.2.store(self.1.wait_for(LONG), Ordering::SeqCst);
+        }
+    }
+    let saw = Arc::new(AtomicBool::new(false));
+    let s = saw.clone();
+    after_publish_user_code_waits_for_a_later_task(move |p, in_drop, later_ran| {
+        let go = Arc::new(Event::default());
+        let g = go.clone();
+        let f = p
+            .submit_fallible(move || -> Result<(), WaitsOnDrop> {
+                g.wait();
+                Err(WaitsOnDrop(in_drop, later_ran, s))
+            })
+            .unwrap();
+        drop(f);
+        go.set();
+    });
+    until("the drop saw the later task", || saw.load(Ordering::SeqCst));
+}
+
+static REENTERED: Mutex<Option<Future<u8>>> = Mutex::new(None);
+
+#[test]
+fn a_waker_whose_clone_touches_the_same_future_does_not_deadlock() {
+    use std::future::IntoFuture;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+    fn clone(p: *const ()) -> RawWaker {
+        // Re-enters the future it is registered on.
+        if let Some(f) = REENTERED.lock().unwrap().as_ref() {
+            let _ = f.cancel();
+            let _ = f.done();
+        }
+        RawWaker::new(p, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    within("a re-entrant waker clone", || {
+        let f = Future::<u8>::new();
+        let mut rf = pin!((&f).into_future());
+        // SAFETY: the vtable's functions never dereference the data pointer.
+        let first =
+            unsafe { Waker::from_raw(RawWaker::new(std::ptr::dangling::<u8>().cast(), &VTABLE)) };
+        assert!(
+            rf.as_mut()
+                .poll(&mut Context::from_waker(&first))
+                .is_pending()
+        );
+        *REENTERED.lock().unwrap() = Some(f.clone());
+        // SAFETY: as above.
+        let second =
+            unsafe { Waker::from_raw(RawWaker::new(std::ptr::dangling::<u16>().cast(), &VTABLE)) };
+        // The clone cancels the future while this poll updates its waker.
+        let polled = rf.as_mut().poll(&mut Context::from_waker(&second));
+        assert!(matches!(
+            polled,
+            Poll::Pending | Poll::Ready(Err(Error::Cancelled))
+        ));
+        *REENTERED.lock().unwrap() = None;
+        assert!(f.cancelled());
+        assert!(matches!(
+            rf.as_mut().poll(&mut Context::from_waker(&second)),
+            Poll::Ready(Err(Error::Cancelled))
+        ));
     });
 }

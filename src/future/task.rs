@@ -24,6 +24,7 @@
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use std::ptr::NonNull;
 
@@ -103,21 +104,32 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
     }
 
     /// Drops the queue entry's `TASK_REF`, and frees the cell if it was the last reference.
-    /// Freeing drops the value when the user dropped every handle first: user code, which
-    /// `hooks` hear of.
+    /// Freeing drops the outcome when the user dropped every handle first: a value, or an
+    /// exception holding the user's error, whose `Drop` is user code. `hooks` hear of it,
+    /// and its panic is caught and logged here, so that no path that consumes a queue entry
+    /// (a worker, or a drain between its two phases) can unwind half done.
     ///
     /// # Safety
     /// The caller consumes a `TaskRef`'s reference, once.
     unsafe fn release_task_ref(header: NonNull<Header>, hooks: &dyn RunHooks) {
         // SAFETY: the reference being released keeps the cell alive until here.
         let cell = unsafe { Self::cell(header) };
-        if cell.inner.header.state.release(TASK_REF) {
+        let state = &cell.inner.header.state;
+        // Read before the release: the outcome is final by now, and after the release only
+        // the last holder may touch the cell.
+        let user_drop = std::mem::needs_drop::<T>() || state.load().has_exception();
+        if state.release(TASK_REF) {
             let user = UserCode::new(hooks);
-            if std::mem::needs_drop::<T>() {
+            if user_drop {
                 user.enter();
             }
-            // SAFETY: the last reference went.
-            unsafe { Self::dealloc(header) };
+            // SAFETY: the last reference went; `Box::from_raw` frees the memory even if a
+            // field's drop unwinds.
+            let freed = catch_unwind(AssertUnwindSafe(|| unsafe { Self::dealloc(header) }));
+            if let Err(payload) = freed {
+                let message = crate::unwind::payload_message(payload);
+                crate::unwind::report(format_args!("dropping a task's result panicked: {message}"));
+            }
         }
     }
 

@@ -186,7 +186,7 @@ impl Header {
         if !self.vtable.owned || self.state.load().lifecycle() != super::state::PENDING {
             return false;
         }
-        let current = crate::context::current();
+        let current = crate::context::current_for_inline();
         // SAFETY: the caller's handle keeps the future alive.
         current != crate::context::NONE
             && unsafe { (self.vtable.run_inline)(ptr::NonNull::from(self), current) }
@@ -280,30 +280,48 @@ impl Header {
     /// # Safety
     /// `node` was linked to this future with a `Target::Waker`.
     ///
-    /// `Waker::clone` and the drop of the old waker are user code: the clone runs under a
-    /// guard that releases the lock if it panics (the node keeps its old waker), and the old
-    /// waker is dropped after the lock is released.
+    /// `Waker::clone` and the drop of a waker are user code, and may even touch this future
+    /// (cancel it, complete it, await it again): neither runs under the lock. The lock is
+    /// taken once to see whether the waker changed, and, if it did, again after the clone to
+    /// swap it in; the replaced waker (or the unused clone) is dropped after the unlock.
     pub(crate) unsafe fn update_waker(&self, node: &Node, waker: &Waker) -> bool {
         if node.is_notified() {
             return false;
         }
-        let guard = ListLock::take(&self.state);
-        let linked = !node.notified.load(Ordering::Relaxed);
-        let mut old = None;
-        if linked {
+        let same = {
+            let _guard = ListLock::take(&self.state);
+            if node.notified.load(Ordering::Relaxed) {
+                return false;
+            }
             // SAFETY: the lock (held) guards the target of a linked node.
             unsafe {
-                node.target.with_mut(|t| match &mut *t {
-                    Target::Waker(slot) => match slot {
-                        Some(w) if w.will_wake(waker) => {}
-                        _ => old = slot.replace(waker.clone()),
-                    },
+                node.target.with(|t| match &*t {
+                    Target::Waker(Some(w)) => w.will_wake(waker),
+                    Target::Waker(None) => false,
                     Target::Group(_) => unreachable!("update_waker on a group node"),
                 })
             }
+        };
+        if same {
+            return true;
         }
-        drop(guard);
-        drop(old);
+        let mut spare = Some(waker.clone());
+        let linked = {
+            let _guard = ListLock::take(&self.state);
+            // ORDERING: Relaxed, because `notified` is only ever set under this lock.
+            let linked = !node.notified.load(Ordering::Relaxed);
+            if linked {
+                // SAFETY: the lock (held) guards the target of a linked node.
+                unsafe {
+                    node.target.with_mut(|t| match &mut *t {
+                        Target::Waker(slot) => std::mem::swap(slot, &mut spare),
+                        Target::Group(_) => unreachable!("update_waker on a group node"),
+                    })
+                }
+            }
+            linked
+        };
+        drop(spare);
         linked
     }
 

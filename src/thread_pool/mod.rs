@@ -23,10 +23,13 @@
 //!    it), and stops counting around every piece of user code that runs on it after the
 //!    publish (done-callbacks, wakers, the value's drop: `future/hooks.rs`) and around its
 //!    initializer; a task submitted meanwhile gets another thread, as CPython's would.
-//! 5. **Ending queued tasks is two-phase.** A drain (`shutdown(cancel_futures = true)`, a
-//!    broken pool) first ends every task it pops (cancelled, or failed), running no user
-//!    code, and only then wakes their listeners and drops their closures: a callback of one
-//!    that waits on another finds it ended, never still queued.
+//! 5. **Ending queued tasks is two-phase, behind a closed gate.** A drain
+//!    (`shutdown(cancel_futures = true)`, a broken pool) first closes the pool's inline gate
+//!    (`context::current_for_inline`), so that none of its threads claims a queued task
+//!    inline any more; then ends every task it pops (cancelled, or failed), running no user
+//!    code; and only then wakes their listeners and drops their closures (a value's
+//!    panicking drop is caught there). A callback of one that waits on another finds it
+//!    ended, or waits for the worker that popped it: never runs it.
 //! 6. **Shutdown never waits for itself.** `shutdown(wait = true)` on one of the pool's own
 //!    workers joins no thread: it waits until every other worker has exited or is itself
 //!    waiting in such a shutdown, so any number of tasks, callbacks and drops may shut the
@@ -45,8 +48,8 @@ use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
 use crate::future::task::{self as task_cell, Job, TaskRef};
 use crate::sync::{
-    Arc, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering, StaticAtomicUsize,
-    lock, yield_now,
+    Arc, AtomicBool, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering,
+    StaticAtomicUsize, lock, yield_now,
 };
 use crate::unwind::report;
 use serde::Serialize;
@@ -65,12 +68,22 @@ pub type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync
 
 static POOL_COUNTER: StaticAtomicUsize = StaticAtomicUsize::new(0);
 
+/// A thread start the OS refused.
+pub(crate) struct SpawnFailure {
+    error: String,
+    /// No worker is left to run the queue.
+    none_left: bool,
+}
+
 /// The most workers a pool may have: what the sleep counters can count.
 const MAX_WORKERS: usize = sleep::MAX_WORKERS;
 
 pub(crate) struct Shared {
     /// This pool's executor id (`context.rs`).
     id: usize,
+    /// Open while this pool's threads may run its queued tasks inline; closed for good by
+    /// the first drain (pool rule 5).
+    pub(crate) inline_gate: Arc<AtomicBool>,
     pub(crate) queue: Injector<TaskRef>,
     pub(crate) sleep: Sleep,
     /// `SHUTDOWN | BROKEN | in-flight submits × INFLIGHT_ONE` (pool rule 1).
@@ -144,23 +157,39 @@ impl Shared {
         // waits for it (pool rule 1).
         let failed = self.notify_inner();
         drop(window);
-        if let Err(reason) = failed {
-            // Outside the window: breaking the pool waits for in-flight submits to finish.
-            self.break_pool(reason);
+        if let Err(failure) = failed {
+            // Outside the window: logging is user code, and breaking the pool waits for
+            // in-flight submits to finish.
+            self.spawn_failed(failure);
         }
         Ok(fut)
     }
 
     /// Pool rule 2: after a push, somebody will look at the queue.
     pub(crate) fn notify(&self) {
-        if let Err(reason) = self.notify_inner() {
-            self.break_pool(reason);
+        if let Err(failure) = self.notify_inner() {
+            self.spawn_failed(failure);
         }
     }
 
-    /// Wakes or starts a worker if needed. `Err` with a reason when no worker could be
-    /// started and none is left to run the queue: the caller breaks the pool.
-    fn notify_inner(&self) -> Result<(), String> {
+    /// Reports a thread start the OS refused, and breaks the pool if no worker is left to
+    /// run the queue (rather than strand it).
+    fn spawn_failed(&self, failure: SpawnFailure) {
+        report(format_args!(
+            "could not start a worker thread: {}",
+            failure.error
+        ));
+        if failure.none_left {
+            self.break_pool(format!(
+                "could not start a worker thread ({}), the thread pool is not usable anymore",
+                failure.error
+            ));
+        }
+    }
+
+    /// Wakes or starts a worker if needed. `Err` when the OS refused a thread start; the
+    /// caller reports it (outside any in-flight window) with `spawn_failed`.
+    fn notify_inner(&self) -> Result<(), SpawnFailure> {
         // "Nobody searching or sleeping" may only mean that a worker already took the task
         // just pushed and is running it: start a thread only if work is still queued. An
         // empty queue means every pushed task has a runner, so nothing is stranded.
@@ -172,7 +201,7 @@ impl Shared {
     }
 
     /// Starts one more worker if below `max_workers`.
-    fn spawn_worker(&self) -> Result<(), String> {
+    fn spawn_worker(&self) -> Result<(), SpawnFailure> {
         let mut n = self.live.load(Ordering::SeqCst);
         loop {
             if n >= self.max_workers {
@@ -205,15 +234,10 @@ impl Shared {
                 self.sleep.stop_searching();
                 let none_left = self.live.fetch_sub(1, Ordering::SeqCst) == 1;
                 self.signal_exit();
-                report(format_args!("could not start a worker thread: {e}"));
-                if none_left {
-                    // Nobody would ever run the queue: fail it rather than strand it.
-                    Err(format!(
-                        "could not start a worker thread ({e}), the thread pool is not usable anymore"
-                    ))
-                } else {
-                    Ok(())
-                }
+                Err(SpawnFailure {
+                    error: e.to_string(),
+                    none_left,
+                })
             }
         }
     }
@@ -266,6 +290,10 @@ impl Shared {
     /// Ends every queued task with `outcome()` (`None`: cancelled) in two phases (pool
     /// rule 5): all are ended before any callback or closure drop runs.
     fn drain_queue(&self, outcome: impl Fn() -> Option<Exception>) {
+        // ORDERING: SeqCst, paired with `context::current_for_inline`: from here on no thread
+        // of this pool claims a queued task inline, so a task another drain popped but has
+        // not ended yet cannot run on a callback's thread.
+        self.inline_gate.store(false, Ordering::SeqCst);
         let mut ended = Vec::new();
         while let Some(t) = self.queue.pop() {
             let e = t.end(outcome());
@@ -472,6 +500,7 @@ impl ThreadPoolBuilder {
         let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             id: crate::context::new_id(),
+            inline_gate: Arc::new(AtomicBool::new(true)),
             queue: Injector::new(),
             sleep: Sleep::new(),
             state: AtomicUsize::new(0),

@@ -9,7 +9,7 @@ use super::sleep::Sleeper;
 use crate::context::{self, Enter};
 use crate::future::hooks::RunHooks;
 use crate::sync::{Arc, spin_loop, yield_now};
-use crate::unwind::{display, payload_message, report};
+use crate::unwind::{display, drop_quietly, payload_message, report};
 
 /// Rounds of `spin_loop` a worker polls the injector before it sleeps: about 20 µs here,
 /// long enough to catch the next task of a submit/wait loop without a wake-up (2–70 µs),
@@ -76,7 +76,7 @@ pub(crate) fn main(shared: Arc<Shared>) {
     let shared = &*worker.shared;
     // Declared after `worker`, so it drops first: the thread leaves the pool before it is
     // counted out. Restored on unwind too.
-    let _enter = Enter::new(shared.id());
+    let _enter = Enter::new(shared.id(), Some(shared.inline_gate.clone()));
     crate::unwind::set_print_task_panics(shared.print_task_panics);
     if let Some(init) = &shared.initializer {
         // User code: not counted as free while it runs (pool rule 4). Work submitted
@@ -84,7 +84,11 @@ pub(crate) fn main(shared: Arc<Shared>) {
         worker.stop_searching();
         let failure = match catch_unwind(AssertUnwindSafe(|| init())) {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(display(&e)),
+            Ok(Err(e)) => {
+                let why = display(&e);
+                drop_quietly(e, "an initializer's error");
+                Some(why)
+            }
             Err(payload) => Some(format!("it panicked: {}", payload_message(payload))),
         };
         if let Some(why) = failure {

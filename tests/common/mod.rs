@@ -60,7 +60,7 @@ pub fn succeeded() -> Future<u64> {
 }
 
 /// A one-shot event, like Python's `threading.Event`.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Event {
     set: Mutex<bool>,
     cv: Condvar,

@@ -49,7 +49,7 @@ fn inline_claim_vs_queue_drain() {
         let (fut, task_ref) = task::allocate(owner, || Ok(7u8));
         let helper = fut.clone();
         let inline = spawn(move || {
-            let _enter = crate::context::Enter::new(owner);
+            let _enter = crate::context::Enter::new(owner, None);
             // SAFETY: `helper` is a handle to the task.
             let ran = unsafe { helper.header().try_run_inline() };
             (ran, helper)
