@@ -120,8 +120,8 @@ enum Repr {
         message: String,
         /// `file:line:column`, when the panic was captured by a pool.
         location: Option<String>,
-        /// The backtrace text, when `RUST_BACKTRACE` asked for one.
-        backtrace: Option<String>,
+        /// The backtrace, when `RUST_BACKTRACE` asked for one (resolved when printed).
+        backtrace: Option<std::backtrace::Backtrace>,
     },
     Error {
         error: Box<dyn StdError + Send + Sync + 'static>,
@@ -284,11 +284,11 @@ impl Exception {
         }
     }
 
-    /// The backtrace of a captured task panic, as text, when one was taken (run with
-    /// `RUST_BACKTRACE=1`).
-    pub fn backtrace(&self) -> Option<&str> {
+    /// The backtrace of a captured task panic, when one was taken (run with
+    /// `RUST_BACKTRACE=1`); its `Display` is the text.
+    pub fn backtrace(&self) -> Option<&std::backtrace::Backtrace> {
         match &*self.0 {
-            Repr::Panic { backtrace, .. } => backtrace.as_deref(),
+            Repr::Panic { backtrace, .. } => backtrace.as_ref(),
             _ => None,
         }
     }

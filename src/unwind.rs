@@ -77,7 +77,9 @@ pub(crate) fn display(value: &dyn fmt::Display) -> String {
 #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // loom builds have no hook
 pub(crate) struct PanicSite {
     pub(crate) location: Option<String>,
-    pub(crate) backtrace: Option<String>,
+    /// Captured (when `RUST_BACKTRACE` asks) but not resolved: symbols are looked up only
+    /// if someone prints it, which keeps a panicking task cheap and the symbol cache empty.
+    pub(crate) backtrace: Option<std::backtrace::Backtrace>,
 }
 
 /// Runs a task's body, capturing its panic as an [`Exception`] that keeps the message, the
@@ -141,7 +143,7 @@ mod hook {
                     let site = PanicSite {
                         location: info.location().map(|l| l.to_string()),
                         backtrace: (backtrace.status() == BacktraceStatus::Captured)
-                            .then(|| backtrace.to_string()),
+                            .then_some(backtrace),
                     };
                     let _ = LAST.try_with(|l| {
                         if let Ok(mut l) = l.try_borrow_mut() {
