@@ -450,6 +450,33 @@ impl fmt::Display for InvalidStateError {
 
 impl StdError for InvalidStateError {}
 
+/// Why an executor could not be built: an option out of range or malformed (Python's
+/// `ValueError` from the constructor). Checked before any thread starts.
+///
+/// ```
+/// use concurrent_futures::{BuildError, ThreadPoolExecutor};
+///
+/// let err = ThreadPoolExecutor::builder().thread_name_prefix("a\0b").build().unwrap_err();
+/// assert!(matches!(err, BuildError::InvalidArgument(_)));
+/// assert!(err.to_string().starts_with("invalid argument: thread_name_prefix"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An option was out of range or malformed; the message says which, and why.
+    InvalidArgument(&'static str),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+        }
+    }
+}
+
+impl StdError for BuildError {}
+
 /// Why an executor refused a task.
 ///
 /// ```

@@ -406,14 +406,20 @@ fn a_nul_byte_in_the_thread_name_prefix_is_refused_at_build_time() {
         .thread_name_prefix("bad\0name")
         .build()
         .unwrap_err();
-    assert!(matches!(err, SubmitError::InvalidArgument(_)), "{err:?}");
+    assert!(
+        matches!(err, concurrent_futures::BuildError::InvalidArgument(_)),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("NUL"), "{err}");
 }
 
 #[test]
 fn an_absurd_max_workers_is_refused_at_build_time() {
     let err = ThreadPoolExecutor::new(usize::MAX).unwrap_err();
-    assert!(matches!(err, SubmitError::InvalidArgument(_)), "{err:?}");
+    assert!(
+        matches!(err, concurrent_futures::BuildError::InvalidArgument(_)),
+        "{err:?}"
+    );
     // A large but possible one is fine (threads start lazily).
     assert!(ThreadPoolExecutor::new(100_000).is_ok());
 }

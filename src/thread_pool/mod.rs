@@ -42,7 +42,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::num::NonZeroUsize;
 
-use crate::error::{Exception, SubmitError};
+use crate::error::{BuildError, Exception, SubmitError};
 use crate::executor::task;
 use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
@@ -469,30 +469,30 @@ impl ThreadPoolBuilder {
     /// Builds the pool; no thread starts until the first task arrives.
     ///
     /// ```
-    /// use concurrent_futures::{SubmitError, ThreadPoolExecutor};
+    /// use concurrent_futures::{BuildError, ThreadPoolExecutor};
     ///
     /// let err = ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err();
-    /// assert!(matches!(err, SubmitError::InvalidArgument(_)));
+    /// assert!(matches!(err, BuildError::InvalidArgument(_)));
     /// assert_eq!(err.to_string(), "invalid argument: max_workers must be greater than 0");
     /// ```
     ///
     /// Everything is checked here, before any thread starts: a zero or impossibly large
     /// `max_workers`, and a thread name prefix with a NUL byte.
-    pub fn build(self) -> Result<ThreadPoolExecutor, SubmitError> {
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = match self.max_workers {
             Some(0) => {
-                return Err(SubmitError::InvalidArgument(
+                return Err(BuildError::InvalidArgument(
                     "max_workers must be greater than 0",
                 ));
             }
             Some(n) if n > MAX_WORKERS => {
-                return Err(SubmitError::InvalidArgument(sleep::MAX_WORKERS_MESSAGE));
+                return Err(BuildError::InvalidArgument(sleep::MAX_WORKERS_MESSAGE));
             }
             Some(n) => n,
             None => default_max_workers(),
         };
         if self.prefix.as_deref().is_some_and(|p| p.contains('\0')) {
-            return Err(SubmitError::InvalidArgument(
+            return Err(BuildError::InvalidArgument(
                 "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
             ));
         }
@@ -552,7 +552,7 @@ impl Default for ThreadPoolExecutor {
 
 impl ThreadPoolExecutor {
     /// A pool of at most `max_workers` threads. Zero is an error, not a panic.
-    pub fn new(max_workers: usize) -> Result<Self, SubmitError> {
+    pub fn new(max_workers: usize) -> Result<Self, BuildError> {
         Self::builder().max_workers(max_workers).build()
     }
 
