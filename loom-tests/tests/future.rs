@@ -182,3 +182,57 @@ fn try_into_result_vs_a_callback_on_the_worker() {
     });
     assert_outcomes(seen, ["moved at once", "waited for the callback"]);
 }
+
+/// A re-poll with a new waker races the completion: `update_waker` looks under the lock,
+/// clones the new waker outside it, and swaps it in under the lock again, so the completer
+/// may drain in between. Either the swap lands first and the new waker is the one woken, or
+/// the drain does and the re-poll sees the future done.
+#[test]
+fn await_with_a_new_waker_vs_completion() {
+    use std::future::IntoFuture;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let seen = outcomes(|| {
+        let f = Future::<u8>::new();
+        let (a, b) = (
+            std::sync::Arc::new(Count(AtomicUsize::new(0))),
+            std::sync::Arc::new(Count(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut rf = std::pin::pin!((&f).into_future());
+        assert!(rf.as_mut().poll(&mut Context::from_waker(&wa)).is_pending());
+        let g = f.clone();
+        let setter = spawn(move || g.set_result(9).unwrap());
+        let outcome = match rf.as_mut().poll(&mut Context::from_waker(&wb)) {
+            Poll::Ready(v) => {
+                assert_eq!(v.copied().unwrap(), 9);
+                "ready at the re-poll"
+            }
+            Poll::Pending => {
+                while b.0.load(Ordering::SeqCst) == 0 {
+                    thread::yield_now();
+                }
+                assert_eq!(
+                    a.0.load(Ordering::SeqCst),
+                    0,
+                    "the replaced waker was woken"
+                );
+                assert!(matches!(
+                    rf.as_mut().poll(&mut Context::from_waker(&wb)),
+                    Poll::Ready(Ok(9))
+                ));
+                "the new waker was woken"
+            }
+        };
+        setter.join();
+        assert!(!f.has_waiters());
+        outcome
+    });
+    assert_outcomes(seen, ["ready at the re-poll", "the new waker was woken"]);
+}
