@@ -225,70 +225,99 @@ fn bombs_in_callbacks_wakers_and_closure_drops_are_contained() {
 
 // ===== 3. a worker counted as searching while it runs user code after the publish =====
 
-/// A 4-worker pool where one worker is kept busy in user code that runs after a publish,
-/// and that code waits for a task submitted after it started. A second thread must start.
+/// User code that, once it runs, waits for a task submitted after it began, and records
+/// whether that task ran.
+#[derive(Clone, Debug, Default)]
+struct WaitsForALaterTask {
+    in_user_code: Arc<Event>,
+    later_ran: Arc<Event>,
+    saw: Arc<AtomicBool>,
+}
+
+impl WaitsForALaterTask {
+    /// The user code's body.
+    fn run(&self) {
+        self.in_user_code.set();
+        self.saw
+            .store(self.later_ran.wait_for(LONG), Ordering::SeqCst);
+    }
+}
+
+/// A value (or an error) whose drop is such user code.
+#[derive(Debug)]
+struct WaitsOnDrop(WaitsForALaterTask);
+
+impl Drop for WaitsOnDrop {
+    fn drop(&mut self) {
+        self.0.run();
+    }
+}
+
+impl std::fmt::Display for WaitsOnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed")
+    }
+}
+
+impl std::error::Error for WaitsOnDrop {}
+
+/// A 4-worker pool where one worker is kept busy in user code that runs after a publish
+/// (`arrange` sets it up with the probe), and that code waits for a task submitted after it
+/// started. A second thread must start, and the user code must see that task run.
 fn after_publish_user_code_waits_for_a_later_task(
-    arrange: impl FnOnce(&ThreadPoolExecutor, Arc<Event>, Arc<Event>),
+    arrange: impl FnOnce(&ThreadPoolExecutor, WaitsForALaterTask),
 ) {
     let p = ThreadPoolExecutor::builder()
         .max_workers(4)
         .build()
         .unwrap();
-    let (in_user_code, later_ran) = (Arc::new(Event::default()), Arc::new(Event::default()));
-    arrange(&p, in_user_code.clone(), later_ran.clone());
-    in_user_code.wait();
-    let lr = later_ran.clone();
+    let probe = WaitsForALaterTask::default();
+    arrange(&p, probe.clone());
+    probe.in_user_code.wait();
+    let lr = probe.later_ran.clone();
     let later = p.submit(move || lr.set()).unwrap();
     later.result_timeout(LONG).unwrap();
     assert!(
         p.threads_started() >= 2,
         "a second thread ran the later task"
     );
+    until("the user code saw the later task", || {
+        probe.saw.load(Ordering::SeqCst)
+    });
+}
+
+/// Submits a task that finishes once `go` is set, returning it and `go`.
+fn gated_task<T: Send + 'static>(
+    p: &ThreadPoolExecutor,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (Future<T>, Arc<Event>) {
+    let go = Arc::new(Event::default());
+    let g = go.clone();
+    let fut = p
+        .submit(move || {
+            g.wait();
+            f()
+        })
+        .unwrap();
+    (fut, go)
 }
 
 #[test]
 fn a_done_callback_waiting_for_a_later_task_gets_a_new_thread() {
-    let saw = Arc::new(AtomicBool::new(false));
-    let s = saw.clone();
-    after_publish_user_code_waits_for_a_later_task(move |p, in_cb, later_ran| {
-        let go = Arc::new(Event::default());
-        let g = go.clone();
-        let f = p.submit(move || g.wait()).unwrap();
-        f.add_done_callback(move |_| {
-            in_cb.set();
-            s.store(later_ran.wait_for(LONG), Ordering::SeqCst);
-        });
+    after_publish_user_code_waits_for_a_later_task(|p, probe| {
+        let (f, go) = gated_task(p, || ());
+        f.add_done_callback(move |_| probe.run());
         go.set();
-    });
-    until("the callback saw the later task", || {
-        saw.load(Ordering::SeqCst)
     });
 }
 
 #[test]
 fn a_result_drop_waiting_for_a_later_task_gets_a_new_thread() {
-    struct WaitsOnDrop(Arc<Event>, Arc<Event>, Arc<AtomicBool>);
-    impl Drop for WaitsOnDrop {
-        fn drop(&mut self) {
-            self.0.set();
-            self.2.store(self.1.wait_for(LONG), Ordering::SeqCst);
-        }
-    }
-    let saw = Arc::new(AtomicBool::new(false));
-    let s = saw.clone();
-    after_publish_user_code_waits_for_a_later_task(move |p, in_drop, later_ran| {
-        let go = Arc::new(Event::default());
-        let g = go.clone();
-        let f = p
-            .submit(move || {
-                g.wait();
-                WaitsOnDrop(in_drop, later_ran, s)
-            })
-            .unwrap();
+    after_publish_user_code_waits_for_a_later_task(|p, probe| {
+        let (f, go) = gated_task(p, move || WaitsOnDrop(probe));
         drop(f); // the worker drops the value
         go.set();
     });
-    until("the drop saw the later task", || saw.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -296,31 +325,17 @@ fn a_waker_waiting_for_a_later_task_gets_a_new_thread() {
     use std::future::{Future as _, IntoFuture};
     use std::task::Context;
 
-    struct Blocking {
-        in_wake: Arc<Event>,
-        later_ran: Arc<Event>,
-        saw: Arc<AtomicBool>,
-    }
+    struct Blocking(WaitsForALaterTask);
     impl std::task::Wake for Blocking {
         fn wake(self: Arc<Self>) {
-            self.in_wake.set();
-            self.saw
-                .store(self.later_ran.wait_for(LONG), Ordering::SeqCst);
+            self.0.run();
         }
     }
-    let saw = Arc::new(AtomicBool::new(false));
-    let s = saw.clone();
     let keep: Arc<Mutex<Vec<Box<dyn Any>>>> = Arc::default();
     let k = keep.clone();
-    after_publish_user_code_waits_for_a_later_task(move |p, in_wake, later_ran| {
-        let go = Arc::new(Event::default());
-        let g = go.clone();
-        let f = p.submit(move || g.wait()).unwrap();
-        let waker = Waker::from(Arc::new(Blocking {
-            in_wake,
-            later_ran,
-            saw: s,
-        }));
+    after_publish_user_code_waits_for_a_later_task(move |p, probe| {
+        let (f, go) = gated_task(p, || ());
+        let waker = Waker::from(Arc::new(Blocking(probe)));
         // An owned await, kept alive (and so registered) until the completion wakes it.
         let mut rf = Box::pin(f.into_future());
         assert!(
@@ -330,9 +345,6 @@ fn a_waker_waiting_for_a_later_task_gets_a_new_thread() {
         );
         k.lock().unwrap().push(Box::new(rf));
         go.set();
-    });
-    until("the waker saw the later task", || {
-        saw.load(Ordering::SeqCst)
     });
 }
 
@@ -899,35 +911,18 @@ fn an_initializer_error_whose_drop_panics_still_breaks_the_pool() {
 fn an_error_whose_drop_waits_for_a_later_task_gets_a_new_thread() {
     // The outcome a worker frees may be an exception that owns the user's error: its drop
     // is user code too (pool rule 4).
-    #[derive(Debug)]
-    struct WaitsOnDrop(Arc<Event>, Arc<Event>, Arc<AtomicBool>);
-    impl std::fmt::Display for WaitsOnDrop {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("failed")
-        }
-    }
-    impl std::error::Error for WaitsOnDrop {}
-    impl Drop for WaitsOnDrop {
-        fn drop(&mut self) {
-            self.0.set();
-            self.2.store(self.1.wait_for(LONG), Ordering::SeqCst);
-        }
-    }
-    let saw = Arc::new(AtomicBool::new(false));
-    let s = saw.clone();
-    after_publish_user_code_waits_for_a_later_task(move |p, in_drop, later_ran| {
+    after_publish_user_code_waits_for_a_later_task(|p, probe| {
         let go = Arc::new(Event::default());
         let g = go.clone();
         let f = p
             .submit_fallible(move || -> Result<(), WaitsOnDrop> {
                 g.wait();
-                Err(WaitsOnDrop(in_drop, later_ran, s))
+                Err(WaitsOnDrop(probe))
             })
             .unwrap();
         drop(f);
         go.set();
     });
-    until("the drop saw the later task", || saw.load(Ordering::SeqCst));
 }
 
 static REENTERED: Mutex<Option<Future<u8>>> = Mutex::new(None);
