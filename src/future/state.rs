@@ -320,20 +320,21 @@ impl StateWord {
         debug_assert!(prev.is_terminal());
     }
 
-    /// Drops `amount` worth of references in one step: some `REF_ONE`s and/or `TASK_REF`.
-    /// Returns `true` when nothing references the allocation any more.
+    /// Drops the executor's reference (`TASK_REF`). Returns the word as it is now when
+    /// nothing references the allocation any more (the caller frees it, and can tell from
+    /// the word what outcome it drops), `None` otherwise.
     ///
     /// ORDERING: Release, with an Acquire fence by the deallocating thread, as `ref_dec`.
     #[inline]
-    pub(crate) fn release(&self, amount: usize) -> bool {
-        let prev = Snapshot(self.0.fetch_sub(amount, Ordering::Release));
-        let now = Snapshot(prev.0 - amount);
-        debug_assert!(prev.0 >= amount);
-        if now.ref_count() == 0 && !now.has_task_ref() {
+    pub(crate) fn release_task_ref(&self) -> Option<Snapshot> {
+        let prev = Snapshot(self.0.fetch_sub(TASK_REF, Ordering::Release));
+        debug_assert!(prev.has_task_ref());
+        let now = Snapshot(prev.0 - TASK_REF);
+        if now.ref_count() == 0 {
             crate::sync::fence(Ordering::Acquire);
-            true
+            Some(now)
         } else {
-            false
+            None
         }
     }
 

@@ -31,8 +31,7 @@ use std::ptr::NonNull;
 use super::hooks::{NoHooks, RunHooks, UserCode};
 use super::slot::Outcome;
 use super::state::{
-    COMPLETING, Claim, RUNNING, TASK_REF, TransitionToCancelled, TransitionToCompleting,
-    TransitionToRunning,
+    COMPLETING, Claim, RUNNING, TransitionToCancelled, TransitionToCompleting, TransitionToRunning,
 };
 use super::waiters::{Header, Vtable};
 use super::{Future, Inner};
@@ -114,13 +113,9 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
     unsafe fn release_task_ref(header: NonNull<Header>, hooks: &dyn RunHooks) {
         // SAFETY: the reference being released keeps the cell alive until here.
         let cell = unsafe { Self::cell(header) };
-        let state = &cell.inner.header.state;
-        // Read before the release: the outcome is final by now, and after the release only
-        // the last holder may touch the cell.
-        let user_drop = std::mem::needs_drop::<T>() || state.load().has_exception();
-        if state.release(TASK_REF) {
+        if let Some(last) = cell.inner.header.state.release_task_ref() {
             let user = UserCode::new(hooks);
-            if user_drop {
+            if std::mem::needs_drop::<T>() || last.has_exception() {
                 user.enter();
             }
             // SAFETY: the last reference went; `Box::from_raw` frees the memory even if a

@@ -113,9 +113,9 @@ pub(crate) fn main(shared: Arc<Shared>) {
             if worker.stop_searching() && !shared.queue.is_empty() {
                 shared.notify();
             }
-            // The task's own panics are caught inside, and the user code after its publish is
-            // bracketed by the hooks. What can still unwind here is the drop of a value whose
-            // last handle is gone, or of a closure: catch it, so the worker lives on.
+            // Nothing in `run` unwinds: the body is captured, callbacks and wakers are caught,
+            // and a freed value's or closure's drop is caught where it happens. This catch is
+            // a second line only, so that a missed case logs instead of ending the worker.
             let ran = catch_unwind(AssertUnwindSafe(|| task.run(&worker)));
             if let Err(payload) = ran {
                 let message = payload_message(payload);
