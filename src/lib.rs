@@ -77,7 +77,10 @@ mod unwind;
 mod wait;
 
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
-pub use error::{BrokenKind, BuildError, Error, Exception, InvalidStateError, SubmitError};
+pub use error::{
+    BrokenKind, BuildError, Error, Exception, ExceptionKind, ExceptionRecord, InvalidStateError,
+    RemoteError, SubmitError,
+};
 #[doc(hidden)]
 pub use executor::task::__private;
 pub use executor::task::{NotATask, TaskError};

@@ -14,6 +14,9 @@ static HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 #[test]
 fn captured_task_panics_print_nothing_and_keep_their_location() {
+    // SAFETY: this is the binary's only test, and it sets the variable before it starts a
+    // thread of its own; nothing else here reads the environment concurrently.
+    unsafe { std::env::set_var("RUST_BACKTRACE", "1") };
     // The hook a user (or libtest) had: the crate's hook wraps it.
     std::panic::set_hook(Box::new(|_| {
         HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
@@ -26,6 +29,14 @@ fn captured_task_panics_print_nothing_and_keep_their_location() {
     assert!(at.contains("panic_capture.rs:"), "{at}");
     assert!(e.to_string().contains(at), "{e}");
     assert_eq!(HOOK_CALLS.load(Ordering::SeqCst), 0, "nothing printed");
+
+    // The wire form keeps the message, the location and the backtrace text.
+    let trace = e.backtrace().expect("RUST_BACKTRACE=1 takes a backtrace");
+    assert!(trace.contains("panic_capture"), "{trace}");
+    let rebuilt = concurrent_futures::Exception::from_record(e.to_record());
+    assert_eq!(rebuilt.to_string(), e.to_string());
+    assert_eq!(rebuilt.panic_location(), Some(at));
+    assert_eq!(rebuilt.backtrace().as_deref(), Some(trace.as_str()));
 
     let loud = ThreadPoolExecutor::builder()
         .max_workers(1)

@@ -1,103 +1,15 @@
-//! Errors: [`Error`] (what a wait for a result can end with), [`Exception`] (what a task raised),
-//! [`InvalidStateError`] and [`SubmitError`].
-//!
-//! Python → Rust: `CancelledError` → [`Error::Cancelled`], `TimeoutError` →
-//! [`Error::Timeout`], an exception raised by the callable → [`Error::Exception`],
-//! `BrokenThreadPool` / `BrokenProcessPool` → an [`Exception`] of kind [`BrokenKind`],
-//! `InvalidStateError` → [`InvalidStateError`], `RuntimeError('cannot schedule new futures
-//! after shutdown')` → [`SubmitError::Shutdown`].
+//! [`Exception`]: what a task raised (a panic, an error it returned, or a broken executor),
+//! and its [`BrokenKind`].
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::State;
 use crate::sync::Arc;
 
-/// Why waiting for a future's outcome did not produce a value.
-///
-/// Python raises these as `CancelledError`, `TimeoutError` and the task's own exception.
-///
-/// ```
-/// use concurrent_futures::{Error, Future};
-/// use std::time::Duration;
-///
-/// let fut: Future<u32> = Future::new();
-/// match fut.result_timeout(Duration::ZERO) {
-///     Err(Error::Timeout { unfinished, total }) => assert_eq!((unfinished, total), (1, 1)),
-///     other => panic!("{other:?}"),
-/// }
-/// fut.cancel();
-/// assert!(matches!(fut.result(), Err(Error::Cancelled)));
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The future was cancelled before it ran (Python's `CancelledError`).
-    Cancelled,
-    /// The timeout passed first (Python's `TimeoutError`). `unfinished` of `total` futures had
-    /// not finished; for a single future's `result_timeout` both are 1.
-    Timeout {
-        /// How many of the awaited futures were still unfinished at the deadline.
-        unfinished: usize,
-        /// How many distinct futures were awaited.
-        total: usize,
-    },
-    /// The task raised (panicked or returned an error); the exception it raised.
-    Exception(Exception),
-}
-
-impl Error {
-    /// The exception, if this error carries one.
-    pub fn exception(&self) -> Option<&Exception> {
-        match self {
-            Error::Exception(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// `true` for [`Error::Cancelled`].
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, Error::Cancelled)
-    }
-
-    /// `true` for [`Error::Timeout`].
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Cancelled => f.write_str("the future was cancelled"),
-            Error::Timeout { unfinished, total } => write!(
-                f,
-                "timed out: {unfinished} (of {total}) futures unfinished; \
-                 wait longer, or cancel the ones still pending"
-            ),
-            Error::Exception(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl StdError for Error {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Error::Exception(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<Exception> for Error {
-    fn from(e: Exception) -> Self {
-        Error::Exception(e)
-    }
-}
-
 /// Which executor broke, for an [`Exception`] of the broken-executor kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum BrokenKind {
     /// Python's `BrokenThreadPool`: an initializer failed and the pool cannot run tasks.
@@ -107,7 +19,7 @@ pub enum BrokenKind {
 }
 
 impl BrokenKind {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             BrokenKind::ThreadPool => "BrokenThreadPool",
             BrokenKind::ProcessPool => "BrokenProcessPool",
@@ -115,17 +27,17 @@ impl BrokenKind {
     }
 }
 
-enum Repr {
+pub(super) enum Repr {
     Panic {
         message: String,
         /// `file:line:column`, when the panic was captured by a pool.
         location: Option<String>,
-        /// The backtrace, when `RUST_BACKTRACE` asked for one (resolved when printed).
-        backtrace: Option<std::backtrace::Backtrace>,
+        backtrace: Option<Trace>,
     },
     Error {
         error: Box<dyn StdError + Send + Sync + 'static>,
-        type_name: &'static str,
+        /// The full type name ([`std::any::type_name`]), or the one a wire record carried.
+        type_name: Cow<'static, str>,
     },
     Broken {
         kind: BrokenKind,
@@ -151,14 +63,22 @@ enum Repr {
 /// assert!(!e.is_panic());
 /// ```
 #[derive(Clone)]
-pub struct Exception(Arc<Repr>);
+pub struct Exception(pub(super) Arc<Repr>);
+
+/// A captured panic's backtrace.
+pub(super) enum Trace {
+    /// Taken here, when `RUST_BACKTRACE` asked for one; symbols are resolved when printed.
+    Local(std::backtrace::Backtrace),
+    /// The text a wire record carried from another process.
+    Text(String),
+}
 
 impl Exception {
     /// Wraps an error value, keeping its concrete type for [`Exception::downcast_ref`].
     pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Self {
         Exception(Arc::new(Repr::Error {
             error: Box::new(error),
-            type_name: std::any::type_name::<E>(),
+            type_name: Cow::Borrowed(std::any::type_name::<E>()),
         }))
     }
 
@@ -184,7 +104,10 @@ impl Exception {
         error: Box<dyn StdError + Send + Sync + 'static>,
         type_name: &'static str,
     ) -> Self {
-        Exception(Arc::new(Repr::Error { error, type_name }))
+        Exception(Arc::new(Repr::Error {
+            error,
+            type_name: Cow::Borrowed(type_name),
+        }))
     }
 
     /// An exception carrying only a message, like Python's `Exception('message')`.
@@ -196,7 +119,7 @@ impl Exception {
     pub fn msg(message: impl Into<String>) -> Self {
         Exception(Arc::new(Repr::Error {
             error: Box::new(Message(message.into())),
-            type_name: "Exception",
+            type_name: Cow::Borrowed("Exception"),
         }))
     }
 
@@ -228,7 +151,9 @@ impl Exception {
         site: Option<crate::unwind::PanicSite>,
     ) -> Self {
         let message = crate::unwind::payload_message(payload);
-        let (location, backtrace) = site.map_or((None, None), |s| (s.location, s.backtrace));
+        let (location, backtrace) = site.map_or((None, None), |s| {
+            (s.location, s.backtrace.map(Trace::Local))
+        });
         Exception(Arc::new(Repr::Panic {
             message,
             location,
@@ -284,11 +209,27 @@ impl Exception {
         }
     }
 
-    /// The backtrace of a captured task panic, when one was taken (run with
-    /// `RUST_BACKTRACE=1`); its `Display` is the text.
-    pub fn backtrace(&self) -> Option<&std::backtrace::Backtrace> {
+    /// The backtrace text of a captured task panic, when one was taken (run with
+    /// `RUST_BACKTRACE=1`), also when the panic happened in another process.
+    ///
+    /// ```
+    /// use concurrent_futures::Exception;
+    ///
+    /// // A panic caught by hand has no backtrace; one a pool captured under
+    /// // RUST_BACKTRACE=1 has.
+    /// let e = Exception::from_panic(Box::new("boom"));
+    /// assert!(e.backtrace().is_none());
+    /// ```
+    pub fn backtrace(&self) -> Option<String> {
         match &*self.0 {
-            Repr::Panic { backtrace, .. } => backtrace.as_ref(),
+            Repr::Panic {
+                backtrace: Some(Trace::Local(b)),
+                ..
+            } => Some(b.to_string()),
+            Repr::Panic {
+                backtrace: Some(Trace::Text(t)),
+                ..
+            } => Some(t.clone()),
             _ => None,
         }
     }
@@ -404,129 +345,6 @@ fn push_last_segment(out: &mut String, path: &str) {
     out.push_str(path.rsplit("::").next().unwrap_or(path));
 }
 
-/// A state transition that the future's state does not allow: setting a result twice, or
-/// starting a future that is running or finished. Python's `InvalidStateError` (and the
-/// `RuntimeError('Future in unexpected state')` of `set_running_or_notify_cancel`).
-///
-/// Its message names the state, as CPython's does:
-///
-/// ```
-/// use concurrent_futures::Future;
-///
-/// let fut = Future::new();
-/// fut.set_result(1u64).unwrap();
-/// let err = fut.set_result(2).unwrap_err();
-/// assert_eq!(err.to_string(), "FINISHED: <Future state=finished returned u64>");
-/// assert_eq!(*fut.result().unwrap(), 1); // the first value is kept
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidStateError {
-    state: State,
-    repr: String,
-}
-
-impl InvalidStateError {
-    pub(crate) fn new(state: State, repr: String) -> Self {
-        InvalidStateError { state, repr }
-    }
-
-    /// The state the future was in when the transition was refused.
-    pub fn state(&self) -> State {
-        self.state
-    }
-}
-
-impl fmt::Display for InvalidStateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.state {
-            State::Pending => "PENDING",
-            State::Running => "RUNNING",
-            State::Cancelled => "CANCELLED",
-            State::Finished => "FINISHED",
-        };
-        write!(f, "{name}: {}", self.repr)
-    }
-}
-
-impl StdError for InvalidStateError {}
-
-/// Why an executor could not be built: an option out of range or malformed (Python's
-/// `ValueError` from the constructor). Checked before any thread starts.
-///
-/// ```
-/// use concurrent_futures::{BuildError, ThreadPoolExecutor};
-///
-/// let err = ThreadPoolExecutor::builder().thread_name_prefix("a\0b").build().unwrap_err();
-/// assert!(matches!(err, BuildError::InvalidArgument(_)));
-/// assert!(err.to_string().starts_with("invalid argument: thread_name_prefix"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// An option was out of range or malformed; the message says which, and why.
-    InvalidArgument(&'static str),
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
-        }
-    }
-}
-
-impl StdError for BuildError {}
-
-/// Why an executor refused a task.
-///
-/// ```
-/// use concurrent_futures::{Exception, SubmitError};
-///
-/// let e = SubmitError::Broken(Exception::broken_thread_pool("an initializer failed"));
-/// assert!(e.to_string().contains("BrokenThreadPool"));
-/// assert!(SubmitError::Shutdown.to_string().contains("after shutdown"));
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum SubmitError {
-    /// The executor was shut down (Python: `RuntimeError('cannot schedule new futures after
-    /// shutdown')`).
-    Shutdown,
-    /// The executor is broken and runs nothing more (Python: `BrokenExecutor`).
-    Broken(Exception),
-    /// An argument was out of range (Python: `ValueError`), e.g. a zero `chunksize`.
-    InvalidArgument(&'static str),
-    /// A function (or a closure) given where a declared task is needed (Python:
-    /// `PicklingError`).
-    NotATask(crate::NotATask),
-}
-
-impl fmt::Display for SubmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SubmitError::Shutdown => {
-                f.write_str("cannot schedule new futures after shutdown; create a new executor")
-            }
-            SubmitError::Broken(e) => write!(
-                f,
-                "the executor is broken and runs no more tasks ({e}); create a new executor"
-            ),
-            SubmitError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
-            SubmitError::NotATask(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl StdError for SubmitError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            SubmitError::Broken(e) => Some(e),
-            SubmitError::NotATask(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,22 +361,6 @@ mod tests {
             short_type_name("(u8, alloc::vec::Vec<std::io::error::Error>)"),
             "(u8, Vec<Error>)"
         );
-    }
-
-    #[test]
-    fn error_source_chain_reaches_the_task_error() {
-        #[derive(Debug)]
-        struct Inner;
-        impl fmt::Display for Inner {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("inner")
-            }
-        }
-        impl StdError for Inner {}
-        let e = Error::Exception(Exception::new(Inner));
-        let src = e.source().expect("an exception error has a source");
-        assert_eq!(src.to_string(), "inner");
-        assert!(Error::Cancelled.source().is_none());
     }
 
     #[test]
