@@ -439,10 +439,11 @@ fn an_absurd_max_workers_is_refused_at_build_time() {
 // ===== 6. the provided map on an executor that keeps a clone of every future =====
 
 /// A user-written executor that remembers every future it makes (to cancel them at
-/// shutdown, say), over a thread pool.
+/// shutdown, say), over a thread pool. Its handles are cheap clones of one executor.
+#[derive(Clone)]
 struct KeepsClones {
     pool: ThreadPoolExecutor,
-    kept: Mutex<Vec<Box<dyn Any + Send>>>,
+    kept: Arc<Mutex<Vec<Box<dyn Any + Send>>>>,
 }
 
 impl Executor for KeepsClones {
@@ -464,6 +465,10 @@ impl Executor for KeepsClones {
             .unwrap()
             .push(Box::new(Opaque(fut.clone())));
         Ok(fut)
+    }
+
+    fn clone_handle(&self) -> Self {
+        self.clone()
     }
 
     fn shutdown_with(&self, options: concurrent_futures::Shutdown) {
@@ -497,7 +502,7 @@ fn the_provided_map_works_on_an_executor_that_keeps_clones_of_its_futures() {
     within("map over an executor that keeps clones", || {
         let e = KeepsClones {
             pool: pool(2),
-            kept: Mutex::new(Vec::new()),
+            kept: Arc::new(Mutex::new(Vec::new())),
         };
         let got: Vec<u64> = e
             .map_task(double, 0..10, MapOptions::default())

@@ -981,6 +981,36 @@ fn a_lazy_map_whose_pool_shuts_down_yields_an_error_for_every_unsubmitted_item()
 }
 
 #[test]
+fn a_map_made_in_a_scope_is_read_after_its_pool_handle_is_gone() {
+    // Issue #9, trap 4: Python's "map inside the `with` block, iterate after it". The map
+    // owns a handle, so this compiles; a lazy one keeps submitting through that handle.
+    let eager = {
+        let p = pool(2);
+        p.map(|x: u64| x + 1, 0..4).unwrap()
+    };
+    assert_eq!(eager.map(Result::unwrap).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let lazy = {
+        let p = pool(2);
+        p.map_with(|x: u64| x * 3, 0..6, MapOptions::default().buffersize(2))
+            .unwrap()
+    };
+    assert_eq!(
+        lazy.map(Result::unwrap).collect::<Vec<_>>(),
+        [0, 3, 6, 9, 12, 15]
+    );
+    let named = {
+        let p = pool(1);
+        p.map_task(
+            collatz_steps,
+            vec![1, 2, 3],
+            MapOptions::default().buffersize(1),
+        )
+        .unwrap()
+    };
+    assert_eq!(named.map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 7]);
+}
+
+#[test]
 fn map_cancel_cancels_what_has_not_started() {
     let p = pool(1);
     let (hold, holding) = (Arc::new(Event::default()), Arc::new(Event::default()));

@@ -68,25 +68,36 @@ pub trait Executor {
     /// executor may keep handles to the futures it makes (to cancel them at shutdown, say);
     /// then the value cannot be moved out of a future, and the map yields a copy made
     /// through the result's serde encoding instead. It never waits for those handles to go.
+    ///
+    /// The map keeps its own clone of the executor (a handle), so it borrows nothing but
+    /// its input: `Map<'static, R>` for an owned input, which may outlive this handle.
     fn map_task<'a, F, A, R, I>(
-        &'a self,
+        &self,
         f: F,
         items: I,
         options: MapOptions,
     ) -> Result<Map<'a, R>, SubmitError>
     where
-        Self: Sized,
+        Self: Sized + 'a,
         F: Fn(A) -> R + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
+        let executor = self.clone_handle();
         Map::start(options, items, f, move |f, item| {
-            let fut = self.submit_task(*f, item)?;
+            let fut = executor.submit_task(*f, item)?;
             Ok(Entry::Shared(fut, copy_through_serde::<R>))
         })
     }
+
+    /// Another handle to the same executor, as cheap as cloning an `Arc` (a backend's
+    /// `Clone`). A [`Map`] keeps one, so it borrows nothing but its input. It is a method
+    /// rather than a `Clone` bound so that `&dyn Executor` stays possible.
+    fn clone_handle(&self) -> Self
+    where
+        Self: Sized;
 
     /// Python's `shutdown`, with its options spelled out at the call site (see
     /// [`Shutdown`]). Safe to call more than once.
@@ -267,6 +278,19 @@ impl MapOptions {
 }
 
 /// The results of [`Executor::map_task`] (and of the thread pool's closure `map`), in input order.
+///
+/// It owns a handle to its executor and borrows only its input (`'a`), so it can be made
+/// inside a scope and read after it, as Python's `with` block allows:
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+///
+/// let squares = {
+///     let pool = ThreadPoolExecutor::new(2).unwrap();
+///     pool.map(|x: u64| x * x, 1..=4).unwrap()
+/// }; // the pool handle is gone; the map keeps the pool alive until it is done
+/// assert_eq!(squares.map(Result::unwrap).collect::<Vec<_>>(), [1, 4, 9, 16]);
+/// ```
 #[must_use = "results are yielded lazily; once iterated, dropping it cancels what has not started"]
 pub struct Map<'a, T> {
     pending: VecDeque<Entry<T>>,

@@ -640,7 +640,7 @@ impl ThreadPoolExecutor {
     /// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..5).unwrap().map(Result::unwrap).collect();
     /// assert_eq!(squares, [0, 1, 4, 9, 16]);
     /// ```
-    pub fn map<'a, A, T, F, I>(&'a self, f: F, items: I) -> Result<Map<'a, T>, SubmitError>
+    pub fn map<'a, A, T, F, I>(&self, f: F, items: I) -> Result<Map<'a, T>, SubmitError>
     where
         F: Fn(A) -> T + Send + Sync + 'static,
         A: Send + 'static,
@@ -671,7 +671,7 @@ impl ThreadPoolExecutor {
     /// assert_eq!(first, [1, 2, 3]);
     /// ```
     pub fn map_with<'a, A, T, F, I>(
-        &'a self,
+        &self,
         f: F,
         items: I,
         options: MapOptions,
@@ -684,9 +684,11 @@ impl ThreadPoolExecutor {
         I::IntoIter: 'a,
     {
         // Each value moves straight out of its task's future, which the pool keeps no
-        // handle to: one allocation per item.
+        // handle to: one allocation per item. The map holds its own handle to the pool, so
+        // it borrows nothing but its input.
+        let pool = self.clone();
         Map::start(options, items, f, move |f, item| {
-            self.submit(move || f(item)).map(Entry::Direct)
+            pool.submit(move || f(item)).map(Entry::Direct)
         })
     }
 
@@ -726,7 +728,7 @@ impl Executor for ThreadPoolExecutor {
     /// The declared function is called directly, and each value moves straight out of its
     /// future (the pool keeps no handle to it).
     fn map_task<'a, F, A, R, I>(
-        &'a self,
+        &self,
         f: F,
         items: I,
         options: MapOptions,
@@ -740,6 +742,10 @@ impl Executor for ThreadPoolExecutor {
     {
         task::name_of::<F>().map_err(SubmitError::NotATask)?;
         self.map_with(f, items, options)
+    }
+
+    fn clone_handle(&self) -> Self {
+        self.clone()
     }
 
     fn shutdown_with(&self, options: Shutdown) {
