@@ -49,6 +49,9 @@ pub(crate) mod state;
 pub(crate) mod task;
 pub(crate) mod waiters;
 
+#[cfg(all(test, not(concurrent_futures_loom)))]
+#[path = "tests/publish.rs"]
+mod publish_tests;
 #[cfg(all(test, concurrent_futures_loom))]
 mod tests;
 

@@ -21,6 +21,28 @@
 //!   RUNNING or FINISHED and only drops the reference).
 //! * The closure is taken exactly once: by the runner, or by the queue entry's consumer when
 //!   the task can no longer run (cancelled, or failed from PENDING by that consumer).
+//!
+//! # Claim, run, publish
+//!
+//! A run has three steps, and only the first needs the queue entry:
+//!
+//! 1. **Claim**: PENDING → RUNNING (`transition_to_running`). From here the task can no
+//!    longer be cancelled, as CPython's process pool marks a call RUNNING when it queues it
+//!    for a worker.
+//! 2. **Run**: the [`Job`] gets the body and a [`Publisher`], the runner's right to publish.
+//!    A closure ([`Local`]) publishes as soon as it returns. A job whose work happens
+//!    elsewhere (a worker process) calls [`Publisher::detach`] and hands the publisher to the
+//!    thread that will receive the outcome.
+//! 3. **Publish**: [`Publisher::publish`] writes the slot, publishes FINISHED, wakes the
+//!    listeners and, on the queue's path, drops `TASK_REF`, from whichever thread holds it.
+//!    A publisher dropped without publishing publishes an exception that says so, so a lost
+//!    publisher never leaves a future RUNNING forever.
+//!
+//! The queue entry's `TASK_REF` moves into the publisher at the claim: the cell stays alive
+//! until the publish, and the reference is still not a user handle (rule 7), so
+//! `try_into_result` right after the outcome moves the value out. An inline runner's
+//! publisher owns no reference (the runner's handle keeps the cell alive while it runs),
+//! which is why only jobs that publish before they return ([`Job::INLINE`]) run inline.
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -39,9 +61,53 @@ use crate::error::Exception;
 use crate::sync::UnsafeCell;
 use crate::unwind::drop_quietly;
 
-/// The work of a task: produces its outcome (a panic is caught by the runner).
-pub(crate) trait Job<T>: FnOnce() -> Result<T, Exception> + Send + 'static {}
-impl<T, F: FnOnce() -> Result<T, Exception> + Send + 'static> Job<T> for F {}
+/// The work of a task, run once by its runner (module doc, "Claim, run, publish").
+pub(crate) trait Job<T>: Send + 'static {
+    /// Whether a thread of the executor that waits on the task may run it inline: only for
+    /// jobs that publish before [`run`](Self::run) returns and never detach.
+    const INLINE: bool;
+
+    /// Runs the claimed task's body and hands its outcome to `publisher`, before returning
+    /// or (after [`Publisher::detach`]) later from another thread. A panic that escapes is
+    /// caught by the runner; the dropped publisher then fails the future.
+    fn run(self, publisher: Publisher<'_, T>);
+}
+
+/// A closure's job: its outcome (a panic included) is published as soon as it returns.
+pub(crate) struct Local<F>(pub(crate) F);
+
+impl<T, F> Job<T> for Local<F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Exception> + Send + 'static,
+{
+    const INLINE: bool = true;
+
+    #[inline]
+    fn run(self, publisher: Publisher<'_, T>) {
+        // `capture` never unwinds, whatever the payload's `Drop` does; it keeps the panic's
+        // location and keeps the panic hook quiet (the future holds it).
+        let outcome = crate::unwind::capture(self.0).and_then(|r| r);
+        publisher.publish(outcome);
+    }
+}
+
+/// The right to publish a claimed task's outcome, exactly once (module doc, step 3). Held by
+/// the runner, or by whoever it was handed to after [`detach`](Self::detach).
+#[must_use = "a publisher dropped without publishing fails its future"]
+pub(crate) struct Publisher<'h, T> {
+    header: NonNull<Header>,
+    hooks: &'h dyn RunHooks,
+    /// The queue entry's `TASK_REF`, which the publish drops; `false` for an inline run.
+    owns_task_ref: bool,
+    _output: PhantomData<fn(T)>,
+}
+
+// SAFETY: a detached publisher is a counted reference (`TASK_REF`) to a cell whose output
+// `T: Send` it writes from the thread that holds it; the cell's other fields are shared
+// under the state word's rules. A borrowed one (`'h`) never leaves the runner's thread in
+// practice, and `NoHooks` (the only hooks a detached one has) is stateless.
+unsafe impl<T: Send> Send for Publisher<'static, T> {}
 
 #[repr(C)]
 struct TaskCell<T, F> {
@@ -63,8 +129,21 @@ pub(crate) struct TaskRef(NonNull<Header>);
 // and whose output `T: Send`; it moves between threads through the queue.
 unsafe impl Send for TaskRef {}
 
-/// Allocates a task owned by executor `owner`: the user's handle and the queue's reference.
-pub(crate) fn allocate<T: Send + 'static, F: Job<T>>(owner: usize, f: F) -> (Future<T>, TaskRef) {
+/// Allocates a closure's task owned by executor `owner`: the user's handle and the queue's
+/// reference.
+pub(crate) fn allocate<T, F>(owner: usize, f: F) -> (Future<T>, TaskRef)
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Exception> + Send + 'static,
+{
+    allocate_job(owner, Local(f))
+}
+
+/// Allocates a task of any [`Job`] owned by executor `owner`.
+pub(crate) fn allocate_job<T: Send + 'static, F: Job<T>>(
+    owner: usize,
+    f: F,
+) -> (Future<T>, TaskRef) {
     let cell = Box::new(TaskCell {
         inner: Inner::<T>::new_task(&TaskCell::<T, F>::VTABLE),
         owner,
@@ -102,44 +181,6 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
     }
 
-    /// Drops the queue entry's `TASK_REF`, and frees the cell if it was the last reference.
-    /// Freeing drops the outcome when the user dropped every handle first: a value, or an
-    /// exception holding the user's error, whose `Drop` is user code. `hooks` hear of it,
-    /// and its panic is caught and logged here, so that no path that consumes a queue entry
-    /// (a worker, or a drain between its two phases) can unwind half done.
-    ///
-    /// # Safety
-    /// The caller consumes a `TaskRef`'s reference, once.
-    unsafe fn release_task_ref(header: NonNull<Header>, hooks: &dyn RunHooks) {
-        // SAFETY: the reference being released keeps the cell alive until here.
-        let cell = unsafe { Self::cell(header) };
-        if let Some(last) = cell.inner.header.state.release_task_ref() {
-            let user = UserCode::new(hooks);
-            if std::mem::needs_drop::<T>() || last.has_exception() {
-                user.enter();
-            }
-            // SAFETY: the last reference went; `Box::from_raw` frees the memory even if a
-            // field's drop unwinds.
-            let freed = catch_unwind(AssertUnwindSafe(|| unsafe { Self::dealloc(header) }));
-            if let Err(payload) = freed {
-                let message = crate::unwind::payload_message(payload);
-                crate::unwind::report(format_args!("dropping a task's result panicked: {message}"));
-            }
-        }
-    }
-
-    /// A handle that the caller's reference (`TASK_REF`, or the caller's own handle) keeps
-    /// alive. It is not counted as a user handle: the caller never drops it.
-    ///
-    /// # Safety
-    /// The cell stays alive while the handle is used.
-    unsafe fn uncounted_handle(header: NonNull<Header>) -> ManuallyDrop<Future<T>> {
-        ManuallyDrop::new(Future {
-            ptr: header.cast::<Inner<T>>(),
-            _marker: PhantomData,
-        })
-    }
-
     /// Moves the closure out.
     ///
     /// # Safety
@@ -151,34 +192,31 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             .with_mut(|p| unsafe { ManuallyDrop::take(&mut *p) })
     }
 
-    /// Runs the claimed task and publishes its outcome. `hooks.body_done()` runs after the
-    /// task's body and before anyone can see the outcome: a worker counts itself free there,
-    /// so whoever the result wakes finds it reusable.
+    /// Runs the claimed task (step 2): the job gets the publisher. `hooks.body_done()` runs
+    /// after the task's body and before anyone can see the outcome (in the publish, or at
+    /// the detach): a worker counts itself free there, so whoever the result wakes finds it
+    /// reusable.
     ///
     /// # Safety
-    /// The caller won PENDING → RUNNING for this task, and keeps the cell alive (a
-    /// `TaskRef` or a user handle) until this returns.
-    unsafe fn execute(header: NonNull<Header>, hooks: &dyn RunHooks) {
+    /// The caller won PENDING → RUNNING for this task. With `owns_task_ref`, the caller
+    /// hands over a `TaskRef`'s reference; without, it keeps the cell alive (a user handle)
+    /// until this returns, and `F::INLINE` holds.
+    unsafe fn execute(header: NonNull<Header>, hooks: &dyn RunHooks, owns_task_ref: bool) {
         // SAFETY: live cell; the runner's exclusive rights (rule 8).
         let cell = unsafe { Self::cell(header) };
         // SAFETY: we are the runner.
         let f = unsafe { cell.take_func() };
-        // `capture` never unwinds, whatever the payload's `Drop` does; it keeps the panic's
-        // location and keeps the panic hook quiet (the future holds it).
-        let outcome = match crate::unwind::capture(f) {
-            Ok(Ok(v)) => Outcome::Value(v),
-            Ok(Err(e)) | Err(e) => Outcome::Exception(e),
+        let publisher = Publisher {
+            header,
+            hooks,
+            owns_task_ref,
+            _output: PhantomData,
         };
-        let exception = matches!(outcome, Outcome::Exception(_));
-        // SAFETY: the runner is the only writer and has not published (rules 2, 8). The
-        // slot held `Empty`, whose drop is no user code.
-        unsafe { cell.inner.slot.write(outcome) };
-        hooks.body_done();
-        let prev = cell.inner.header.state.publish_finished(RUNNING, exception);
-        if prev.has_listeners() {
-            // SAFETY: the caller keeps the cell alive.
-            let handle = unsafe { Self::uncounted_handle(header) };
-            handle.notify_listeners(hooks);
+        // A closure's job catches its own panic; this catches a job's own code (a backend's
+        // dispatch), whose dropped publisher has already failed the future.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f.run(publisher))) {
+            let message = crate::unwind::payload_message(payload);
+            crate::unwind::report(format_args!("running a task's job panicked: {message}"));
         }
     }
 
@@ -192,8 +230,9 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         // SAFETY: the TaskRef keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
         match cell.inner.header.state.transition_to_running(false) {
-            // SAFETY: we just won PENDING → RUNNING; the TaskRef keeps the cell alive.
-            TransitionToRunning::Running => unsafe { Self::execute(header, hooks) },
+            // SAFETY: we just won PENDING → RUNNING, and hand the TaskRef's reference to the
+            // publisher, which drops it once it has published.
+            TransitionToRunning::Running => return unsafe { Self::execute(header, hooks, true) },
             // Cancelled, and maybe already marked notified (an inline attempt lost to the
             // cancel): nobody can run it, so the closure is this entry's to drop. Dropped
             // before `body_done`, while the worker does not count as free (pool rule 4).
@@ -212,7 +251,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             TransitionToRunning::Invalid(_) => hooks.body_done(),
         }
         // SAFETY: consumes the TaskRef's reference.
-        unsafe { Self::release_task_ref(header, hooks) };
+        unsafe { release_task_ref::<T>(header, hooks) };
     }
 
     /// A thread working for executor `current` waits on this future: run it here if it
@@ -224,14 +263,15 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
     unsafe fn run_inline(header: NonNull<Header>, current: usize) -> bool {
         // SAFETY: the caller's handle keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
-        if current == crate::context::NONE || cell.owner != current {
+        if !F::INLINE || current == crate::context::NONE || cell.owner != current {
             return false;
         }
         match cell.inner.header.state.transition_to_running(false) {
             TransitionToRunning::Running => {
                 // SAFETY: we just won PENDING → RUNNING; the caller's handle keeps the cell
-                // alive whatever happens to the queue entry meanwhile (module doc).
-                unsafe { Self::execute(header, &NoHooks) };
+                // alive whatever happens to the queue entry meanwhile (module doc), and
+                // `F::INLINE` jobs publish before they return.
+                unsafe { Self::execute(header, &NoHooks, false) };
                 true
             }
             _ => false,
@@ -282,7 +322,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         // it are still there (rule 3).
         if ended && state.load().has_listeners() {
             // SAFETY: the TaskRef keeps the cell alive while the handle is used.
-            let handle = unsafe { Self::uncounted_handle(header) };
+            let handle = unsafe { uncounted_handle::<T>(header) };
             handle.notify_listeners(&NoHooks);
         }
         if ended || state.load().is_cancelled() {
@@ -291,7 +331,119 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
             drop_quietly(unsafe { cell.take_func() }, "a task's closure");
         }
         // SAFETY: consumes the TaskRef's reference.
-        unsafe { Self::release_task_ref(header, &NoHooks) };
+        unsafe { release_task_ref::<T>(header, &NoHooks) };
+    }
+}
+
+/// Drops the queue entry's `TASK_REF` (held by a `TaskRef` or moved into a publisher), and
+/// frees the cell if it was the last reference. Freeing drops the outcome when the user
+/// dropped every handle first: a value, or an exception holding the user's error, whose
+/// `Drop` is user code. `hooks` hear of it, and its panic is caught and logged here, so that
+/// no path that consumes a queue entry (a worker, a publisher, or a drain between its two
+/// phases) can unwind half done.
+///
+/// # Safety
+/// `header` heads a live task cell whose output is `T`; the caller consumes its `TASK_REF`,
+/// once.
+unsafe fn release_task_ref<T>(header: NonNull<Header>, hooks: &dyn RunHooks) {
+    // SAFETY: the reference being released keeps the cell alive until here.
+    let head = unsafe { header.as_ref() };
+    if let Some(last) = head.state.release_task_ref() {
+        let user = UserCode::new(hooks);
+        if std::mem::needs_drop::<T>() || last.has_exception() {
+            user.enter();
+        }
+        let dealloc = head.vtable.dealloc;
+        // SAFETY: the last reference went; the cell's own `dealloc` (a `Box::from_raw`)
+        // frees the memory even if a field's drop unwinds.
+        let freed = catch_unwind(AssertUnwindSafe(|| unsafe { dealloc(header) }));
+        if let Err(payload) = freed {
+            let message = crate::unwind::payload_message(payload);
+            crate::unwind::report(format_args!("dropping a task's result panicked: {message}"));
+        }
+    }
+}
+
+/// A handle that the caller's reference (`TASK_REF`, or the caller's own handle) keeps
+/// alive. It is not counted as a user handle: the caller never drops it.
+///
+/// # Safety
+/// `header` heads a live task cell whose output is `T`, alive while the handle is used.
+unsafe fn uncounted_handle<T>(header: NonNull<Header>) -> ManuallyDrop<Future<T>> {
+    ManuallyDrop::new(Future {
+        ptr: header.cast::<Inner<T>>(),
+        _marker: PhantomData,
+    })
+}
+
+impl<T> Publisher<'_, T> {
+    /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
+    /// path the executor's reference.
+    pub(crate) fn publish(self, outcome: Result<T, Exception>) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again.
+        unsafe { this.publish_once(outcome) }
+    }
+
+    /// Lets the publisher leave the runner's thread: the worker's part of the run is over
+    /// (`body_done`), and whoever holds the returned publisher publishes later.
+    ///
+    /// # Panics
+    /// On an inline run's publisher, which owns no reference to keep the cell alive; only
+    /// jobs that are not [`Job::INLINE`] detach, and those never run inline.
+    #[cfg_attr(not(test), allow(dead_code))] // the first user is the process pool
+    pub(crate) fn detach(self) -> Publisher<'static, T> {
+        assert!(
+            self.owns_task_ref,
+            "an inline run's publisher cannot leave its runner"
+        );
+        self.hooks.body_done();
+        let this = ManuallyDrop::new(self);
+        Publisher {
+            header: this.header,
+            hooks: &NoHooks,
+            owns_task_ref: true,
+            _output: PhantomData,
+        }
+    }
+
+    /// # Safety
+    /// Called once per publisher (by `publish` or `drop`), which is then forgotten or gone.
+    unsafe fn publish_once(&self, outcome: Result<T, Exception>) {
+        // SAFETY: the publisher's reference (or the inline runner's handle) keeps the cell
+        // alive until the release below; a task cell starts with its `Inner<T>`.
+        let inner = unsafe { self.header.cast::<Inner<T>>().as_ref() };
+        let exception = outcome.is_err();
+        let outcome = match outcome {
+            Ok(v) => Outcome::Value(v),
+            Err(e) => Outcome::Exception(e),
+        };
+        // SAFETY: the publisher is the runner's right: the only writer, not yet published
+        // (rules 2, 8). The slot held `Empty`, whose drop is no user code.
+        unsafe { inner.slot.write(outcome) };
+        self.hooks.body_done();
+        let prev = inner.header.state.publish_finished(RUNNING, exception);
+        if prev.has_listeners() {
+            // SAFETY: alive, as above.
+            let handle = unsafe { uncounted_handle::<T>(self.header) };
+            handle.notify_listeners(self.hooks);
+        }
+        if self.owns_task_ref {
+            // SAFETY: the publisher's `TASK_REF`, consumed once, here.
+            unsafe { release_task_ref::<T>(self.header, self.hooks) };
+        }
+    }
+}
+
+impl<T> Drop for Publisher<'_, T> {
+    /// A publisher dropped without publishing (a backend lost the task, or its job panicked)
+    /// fails the future, so it never stays RUNNING.
+    fn drop(&mut self) {
+        let lost = Exception::msg(
+            "the executor dropped this task without an outcome (its dispatch failed or panicked)",
+        );
+        // SAFETY: `drop` runs once, and `publish` forgets the publishers it consumes.
+        unsafe { self.publish_once(Err(lost)) }
     }
 }
 

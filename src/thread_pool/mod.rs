@@ -46,7 +46,7 @@ use crate::error::{BuildError, Exception, SubmitError};
 use crate::executor::task;
 use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
-use crate::future::task::{self as task_cell, Job, TaskRef};
+use crate::future::task::{self as task_cell, TaskRef};
 use crate::sync::{
     Arc, AtomicBool, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering,
     StaticAtomicUsize, lock, yield_now,
@@ -134,7 +134,11 @@ impl Shared {
         }
     }
 
-    fn submit_job<T: Send + 'static, F: Job<T>>(&self, f: F) -> Result<Future<T>, SubmitError> {
+    fn submit_job<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, Exception> + Send + 'static,
+    {
         /// Closes the in-flight window when dropped, also if anything inside unwinds, so
         /// that `close` never waits forever for it (pool rule 1).
         struct InFlight<'a>(&'a AtomicUsize);

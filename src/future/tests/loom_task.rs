@@ -1,7 +1,8 @@
 //! Races on an executor task's cell: the worker releasing `TASK_REF` after running the task
 //! vs the user dropping the last handle (exactly one frees the cell, and its result is
 //! dropped exactly once); and a waiting thread running the task inline vs the queue entry
-//! being drained (issue #8, defect 1: rule 8 holds on both sides).
+//! being drained (issue #8, defect 1: rule 8 holds on both sides); a publisher detached to
+//! another thread publishing vs the user taking the value and dropping the last handle.
 
 use super::{outcomes, spawn};
 use crate::future::task;
@@ -76,5 +77,47 @@ fn inline_claim_vs_queue_drain() {
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
         ["cancelled by the drain", "ran inline"]
+    );
+}
+
+/// A job that publishes later: it leaves its publisher in a slot for another thread.
+struct Dispatch(Arc<Mutex<Option<task::Publisher<'static, Probe>>>>);
+
+impl task::Job<Probe> for Dispatch {
+    const INLINE: bool = false;
+
+    fn run(self, publisher: task::Publisher<'_, Probe>) {
+        *self.0.lock().unwrap() = Some(publisher.detach());
+    }
+}
+
+#[test]
+fn detached_publish_vs_last_handle_drop() {
+    let seen = outcomes(|| {
+        let drops = Arc::new(Mutex::new(Vec::new()));
+        let slot = Arc::new(Mutex::new(None));
+        let (fut, task_ref) = task::allocate_job(0, Dispatch(slot.clone()));
+        // The dispatcher claims the task and hands the publisher on.
+        task_ref.run(&crate::future::hooks::NoHooks);
+        let publisher = slot.lock().unwrap().take().expect("dispatched");
+        let d = drops.clone();
+        let receiver = spawn(move || {
+            publisher.publish(Ok(Probe(d)));
+            loom::thread::current().id()
+        });
+        // The user gives up on the result at any point of the publish.
+        drop(fut);
+        let receiver_id = receiver.join();
+        let drops = drops.lock().unwrap();
+        assert_eq!(drops.len(), 1, "the result is dropped exactly once");
+        if drops[0] == receiver_id {
+            "the publisher freed it"
+        } else {
+            "the user freed it"
+        }
+    });
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["the publisher freed it", "the user freed it"]
     );
 }
