@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::future::Waitable;
-use crate::future::waiters::{Group, Link, Mode, Node, Target};
+use crate::future::group::{Group, Mode};
+use crate::future::waiters::{Link, Node, Target};
 use crate::wait::dedup;
 
 /// Yields futures as they complete; see [`as_completed`].

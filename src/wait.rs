@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::future::Waitable;
-use crate::future::waiters::{Group, Link, Mode, Node, Target};
+use crate::future::group::{Group, Mode};
+use crate::future::waiters::{Link, Node, Target};
 
 /// When [`wait`] returns. Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -4,9 +4,9 @@
 //!
 //! A pool counts a worker as *searching* (free for new work) from the end of a task's body,
 //! so that whoever the result wakes and submits at once finds the worker reusable. User code
-//! that runs after the publish can take any time, so the runner tells the pool around it and
-//! the pool stops counting the worker as free meanwhile (pool rule 4 in
-//! `thread_pool/mod.rs`).
+//! that runs after the publish can take any time, so the runner tells the executor around
+//! it, and a pool stops counting the worker as free meanwhile (its pool rule 4). The core
+//! only calls these hooks; what they do is the backend's.
 
 use std::cell::Cell;
 

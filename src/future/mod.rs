@@ -43,10 +43,13 @@
 //!    the closure only from a task that can no longer run (`future/task.rs`).
 
 mod awaiting;
+mod callbacks;
+pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod slot;
 pub(crate) mod state;
 pub(crate) mod task;
+mod waitable;
 pub(crate) mod waiters;
 
 #[cfg(all(test, not(concurrent_futures_loom)))]
@@ -58,22 +61,23 @@ mod tests;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::time::Duration;
 
 pub use awaiting::{OwnedResultFuture, ResultFuture};
+use callbacks::CallbackNode;
+pub use waitable::Waitable;
 
 use crate::deadline::Deadline;
 use crate::error::{Error, Exception, InvalidStateError, short_type_name};
 use crate::sync::UnsafeCell;
-use hooks::{NoHooks, RunHooks, UserCode};
+use group::{Group, Mode};
+use hooks::NoHooks;
 use slot::{Outcome, Slot};
 use state::{
-    COMPLETING, HAS_CALLBACKS, LockForListen, Snapshot, TransitionToCancelled,
-    TransitionToCompleting, TransitionToRunning,
+    COMPLETING, Snapshot, TransitionToCancelled, TransitionToCompleting, TransitionToRunning,
 };
-use waiters::{Group, Header, Link, Mode, Node, Target, Vtable};
+use waiters::{Header, Link, Node, Target, Vtable};
 
 /// The lifecycle of a future, as Python names it.
 ///
@@ -89,13 +93,6 @@ pub enum State {
     Cancelled,
     /// Finished with a value or an exception.
     Finished,
-}
-
-type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send + 'static>;
-
-struct CallbackNode<T> {
-    next: Option<Box<CallbackNode<T>>>,
-    f: Callback<T>,
 }
 
 /// The allocation behind every handle: header first, so `&Header` ↔ `&Inner<T>` casts hold.
@@ -420,78 +417,6 @@ impl<T> Future<T> {
 
     // ===== callbacks =====
 
-    /// Calls `f(&future)` once the future is done: at once, in this thread, if it already is;
-    /// otherwise in the thread that finishes or cancels it. Callbacks run once each, in the
-    /// order they were added. A panicking callback is caught and logged (target
-    /// `concurrent_futures`), and the ones after it still run.
-    ///
-    /// ```
-    /// use concurrent_futures::Future;
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let fut = Future::new();
-    /// let s = seen.clone();
-    /// fut.add_done_callback(move |f| s.lock().unwrap().push(*f.result().unwrap()));
-    /// fut.set_result(5).unwrap();
-    /// assert_eq!(*seen.lock().unwrap(), [5]);
-    /// ```
-    pub fn add_done_callback<F>(&self, f: F)
-    where
-        F: FnOnce(&Future<T>) + Send + 'static,
-        T: Sync,
-    {
-        match self.header().state.lock_for_listen(HAS_CALLBACKS) {
-            LockForListen::Terminal(_) => run_callback(self, Box::new(f)),
-            LockForListen::Locked => {
-                self.inner().callbacks.with_mut(|head| {
-                    // SAFETY: the lock bit guards the callback list.
-                    let head = unsafe { &mut *head };
-                    *head = Some(Box::new(CallbackNode {
-                        next: head.take(),
-                        f: Box::new(f),
-                    }));
-                });
-                self.header().state.unlock(0);
-            }
-        }
-    }
-
-    /// After a terminal transition whose previous word had listeners: wakes the waiters,
-    /// then runs the callbacks (rule 5), then clears `HAS_CALLBACKS` (rule 7; also if a
-    /// callback's panic were to unwind this far). `hooks` hear when user code (a `Waker`, a
-    /// callback) begins and ends.
-    #[cold]
-    pub(crate) fn notify_listeners(&self, hooks: &dyn RunHooks) {
-        /// Clears `HAS_CALLBACKS` when dropped.
-        struct CallbacksDone<'a>(&'a state::StateWord);
-        impl Drop for CallbacksDone<'_> {
-            fn drop(&mut self) {
-                self.0.callbacks_done();
-            }
-        }
-        let header = self.header();
-        let user = UserCode::new(hooks);
-        let locked = header.state.lock();
-        // SAFETY: the lock bit guards the callback list.
-        let mut list = self.inner().callbacks.with_mut(|h| unsafe { (*h).take() });
-        let _done = list.is_some().then(|| CallbacksDone(&header.state));
-        // SAFETY: we hold the lock and the word is terminal; this releases the lock.
-        unsafe { header.drain_locked(locked, &user) };
-        // The list is newest first: reverse it to run in registration order.
-        let mut ordered = Vec::new();
-        while let Some(mut node) = list {
-            list = node.next.take();
-            ordered.push(node.f);
-        }
-        if !ordered.is_empty() {
-            user.enter();
-        }
-        for f in ordered.into_iter().rev() {
-            run_callback(self, f);
-        }
-    }
-
     // ===== for executor implementers =====
 
     /// Marks the future as running, or learns that it was cancelled. Python's
@@ -593,16 +518,6 @@ impl<T> Future<T> {
     }
 }
 
-/// Runs one callback, catching and logging its panic. Never unwinds.
-fn run_callback<T>(fut: &Future<T>, f: Callback<T>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(fut))) {
-        let message = crate::unwind::payload_message(payload);
-        crate::unwind::report(format_args!(
-            "exception calling callback for {fut:?}: a done-callback panicked: {message}"
-        ));
-    }
-}
-
 impl<T> Default for Future<T> {
     fn default() -> Self {
         Self::new()
@@ -647,69 +562,5 @@ impl<T> fmt::Debug for Future<T> {
     /// Python's repr: `<Future state=pending>`, `<Future state=finished raised panic>`, ...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.repr(self.header().state.load()))
-    }
-}
-
-mod sealed {
-    /// Gives `wait` and `as_completed` the untyped header of any future.
-    pub trait Sealed {
-        fn header(&self) -> &super::Header;
-    }
-}
-
-/// A future of any output type, as `wait` and `as_completed` see it: the type-erased view.
-///
-/// Every [`Future<T>`] is `Waitable`, and so is `dyn Waitable`, so futures of different output
-/// types can be waited on together:
-///
-/// ```
-/// use concurrent_futures::{Future, Waitable, ReturnWhen, wait};
-///
-/// let a: Future<u8> = Future::new();
-/// let b: Future<String> = Future::new();
-/// b.set_result("done".into()).unwrap();
-/// let fs: [&dyn Waitable; 2] = [&a, &b];
-/// let r = wait(fs, ReturnWhen::FirstCompleted);
-/// assert_eq!(r.done.len(), 1);
-/// assert!(r.done[0].done() && !r.not_done[0].done());
-/// ```
-pub trait Waitable: sealed::Sealed {
-    /// The current state.
-    fn state(&self) -> State {
-        self.header().state.load().state()
-    }
-    /// `true` once cancelled or finished.
-    fn done(&self) -> bool {
-        self.header().state.load().is_terminal()
-    }
-    /// `true` if cancelled.
-    fn cancelled(&self) -> bool {
-        self.header().state.load().is_cancelled()
-    }
-    /// `true` if finished with an exception (a panic or an error).
-    fn raised(&self) -> bool {
-        let s = self.header().state.load();
-        s.is_finished() && s.has_exception()
-    }
-}
-
-impl<T> sealed::Sealed for Future<T> {
-    #[inline(always)]
-    fn header(&self) -> &Header {
-        Future::header(self)
-    }
-}
-
-impl<T> Waitable for Future<T> {}
-
-impl fmt::Debug for dyn Waitable + '_ {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state() {
-            State::Pending => "pending",
-            State::Running => "running",
-            State::Cancelled => "cancelled",
-            State::Finished => "finished",
-        };
-        write!(f, "<Future state={state}>")
     }
 }

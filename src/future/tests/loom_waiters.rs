@@ -2,7 +2,8 @@
 
 use super::{outcomes, spawn};
 use crate::future::Future;
-use crate::future::waiters::{Group, Link, Mode, Node, Target};
+use crate::future::group::{Group, Mode};
+use crate::future::waiters::{Link, Node, Target};
 
 /// A blocked `result()` vs `set_result`: the reader always gets the value; both "linked then
 /// woken" and "already terminal when linking" happen.

@@ -1,0 +1,151 @@
+//! [`ThreadPoolBuilder`]: the pool's settings, checked at build time, and Python's default
+//! worker count.
+
+use super::*;
+
+/// An initializer: runs once on each worker thread before it takes tasks.
+pub type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
+
+/// Builds a [`ThreadPoolExecutor`].
+///
+/// ```
+/// use concurrent_futures::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(2)
+///     .thread_name_prefix("crunch")
+///     .initializer(|| Ok(()))
+///     .build()
+///     .unwrap();
+/// let name = pool.submit(|| std::thread::current().name().unwrap().to_owned()).unwrap();
+/// assert_eq!(name.result().unwrap(), "crunch_0");
+/// ```
+#[derive(Default)]
+pub struct ThreadPoolBuilder {
+    max_workers: Option<usize>,
+    prefix: Option<String>,
+    initializer: Option<Initializer>,
+    fail_thread_starts: bool,
+    print_task_panics: bool,
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// At most this many threads. Default: `min(32, available parallelism + 4)`, as Python.
+    /// Zero is refused by [`build`](Self::build).
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Threads are named `{prefix}_{i}`. Default (and for an empty prefix, as in Python):
+    /// `ThreadPoolExecutor-{pool}_{i}`. A prefix with a NUL byte is refused by
+    /// [`build`](Self::build): no thread could carry the name.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs on each worker thread before its first task. An `Err` or a panic breaks the
+    /// pool: every queued task fails with `BrokenThreadPool`, and later submits return
+    /// [`SubmitError::Broken`].
+    pub fn initializer<F>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync + 'static,
+    {
+        self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// Print the panic message of a task that panics, as Rust does for any thread, besides
+    /// keeping it in the future's exception (with its location). By default a captured
+    /// task panic prints nothing, as Python prints nothing for an exception a future holds;
+    /// the environment variable `CONCURRENT_FUTURES_PRINT_PANICS=1` turns printing on for
+    /// every pool. Panics the pool does not capture (outside tasks) always print.
+    pub fn print_task_panics(mut self, print: bool) -> Self {
+        self.print_task_panics = print;
+        self
+    }
+
+    /// Test hook: every thread start fails, as if the OS refused one, so tests can show
+    /// that the futures fail with `BrokenThreadPool` instead of staying pending.
+    #[doc(hidden)]
+    pub fn fail_thread_starts_for_tests(mut self) -> Self {
+        self.fail_thread_starts = true;
+        self
+    }
+
+    /// Builds the pool; no thread starts until the first task arrives.
+    ///
+    /// ```
+    /// use concurrent_futures::{BuildError, ThreadPoolExecutor};
+    ///
+    /// let err = ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::InvalidArgument(_)));
+    /// assert_eq!(err.to_string(), "invalid argument: max_workers must be greater than 0");
+    /// ```
+    ///
+    /// Everything is checked here, before any thread starts: a zero or impossibly large
+    /// `max_workers`, and a thread name prefix with a NUL byte.
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        let max_workers = match self.max_workers {
+            Some(0) => {
+                return Err(BuildError::InvalidArgument(
+                    "max_workers must be greater than 0",
+                ));
+            }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(BuildError::InvalidArgument(sleep::MAX_WORKERS_MESSAGE));
+            }
+            Some(n) => n,
+            None => default_max_workers(),
+        };
+        if self.prefix.as_deref().is_some_and(|p| p.contains('\0')) {
+            return Err(BuildError::InvalidArgument(
+                "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
+            ));
+        }
+        crate::unwind::install_hook();
+        let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            id: crate::context::new_id(),
+            inline_gate: Arc::new(AtomicBool::new(true)),
+            queue: Injector::new(),
+            sleep: Sleep::new(),
+            state: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            waiting_in_shutdown: AtomicUsize::new(0),
+            exit_lock: Mutex::new(()),
+            exits: Condvar::new(),
+            started: AtomicUsize::new(0),
+            max_workers,
+            prefix: self
+                .prefix
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| format!("ThreadPoolExecutor-{n}")),
+            initializer: self.initializer,
+            fail_thread_starts: self.fail_thread_starts,
+            print_task_panics: self.print_task_panics,
+            threads: Mutex::new(Vec::new()),
+            broken: OnceLock::new(),
+        });
+        Ok(ThreadPoolExecutor {
+            handle: Arc::new(PoolHandle { shared }),
+        })
+    }
+}
+
+/// Python's default: `min(32, (os.process_cpu_count() or 1) + 4)`.
+pub fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    (cpus + 4).min(32)
+}

@@ -1,0 +1,309 @@
+//! The pool's shared state: the queue, the sleep counters, the lifecycle word (pool rules 1,
+//! 2 and 5 of `thread_pool/mod.rs`), thread starts, breaking, and shutdown.
+
+use super::*;
+
+/// Set once `shutdown` was called.
+pub(super) const SHUTDOWN: usize = 1;
+/// Set once an initializer failed.
+pub(super) const BROKEN: usize = 2;
+/// One submit between its flag check and its push.
+pub(super) const INFLIGHT_ONE: usize = 4;
+
+pub(super) static POOL_COUNTER: StaticAtomicUsize = StaticAtomicUsize::new(0);
+
+/// A thread start the OS refused.
+pub(crate) struct SpawnFailure {
+    error: String,
+    /// No worker is left to run the queue.
+    none_left: bool,
+}
+
+/// The most workers a pool may have: what the sleep counters can count.
+pub(super) const MAX_WORKERS: usize = sleep::MAX_WORKERS;
+
+pub(crate) struct Shared {
+    /// This pool's executor id (`context.rs`).
+    pub(super) id: usize,
+    /// Open while this pool's threads may run its queued tasks inline; closed for good by
+    /// the first drain (pool rule 5).
+    pub(crate) inline_gate: Arc<AtomicBool>,
+    pub(crate) queue: Injector<TaskRef>,
+    pub(crate) sleep: Sleep,
+    /// `SHUTDOWN | BROKEN | in-flight submits × INFLIGHT_ONE` (pool rule 1).
+    pub(super) state: AtomicUsize,
+    /// Worker threads started or reserved and not yet exited.
+    pub(super) live: AtomicUsize,
+    /// Workers blocked in `shutdown(wait = true)` of this pool (pool rule 6).
+    pub(super) waiting_in_shutdown: AtomicUsize,
+    /// Taken to signal, with `exits`, that `live` or `waiting_in_shutdown` changed.
+    pub(super) exit_lock: Mutex<()>,
+    pub(super) exits: Condvar,
+    /// Threads ever started: the `_i` in their names.
+    pub(super) started: AtomicUsize,
+    pub(super) max_workers: usize,
+    pub(super) prefix: String,
+    pub(crate) initializer: Option<Initializer>,
+    /// Test hook: every thread start fails, as if the OS refused.
+    pub(super) fail_thread_starts: bool,
+    /// Print captured task panics too (builder `print_task_panics`).
+    pub(crate) print_task_panics: bool,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) broken: OnceLock<String>,
+}
+
+impl Shared {
+    /// This pool's executor id: its workers enter it, and its tasks carry it.
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.state.load(Ordering::SeqCst) & (SHUTDOWN | BROKEN) != 0
+    }
+
+    /// Closed, nothing in flight, nothing queued: a worker may exit (pool rule 1).
+    pub(crate) fn may_exit(&self) -> bool {
+        let s = self.state.load(Ordering::SeqCst);
+        s & (SHUTDOWN | BROKEN) != 0 && s < INFLIGHT_ONE && self.queue.is_empty()
+    }
+
+    fn refusal(&self, s: usize) -> SubmitError {
+        if s & BROKEN != 0 {
+            SubmitError::Broken(Exception::broken_thread_pool(
+                self.broken.get().cloned().unwrap_or_default(),
+            ))
+        } else {
+            SubmitError::Shutdown
+        }
+    }
+
+    pub(super) fn submit_job<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, Exception> + Send + 'static,
+    {
+        /// Closes the in-flight window when dropped, also if anything inside unwinds, so
+        /// that `close` never waits forever for it (pool rule 1).
+        struct InFlight<'a>(&'a AtomicUsize);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(INFLIGHT_ONE, Ordering::SeqCst);
+            }
+        }
+        // ORDERING: SeqCst RMW, totally ordered with `close`'s flag RMW (pool rule 1).
+        let prev = self.state.fetch_add(INFLIGHT_ONE, Ordering::SeqCst);
+        let window = InFlight(&self.state);
+        if prev & (SHUTDOWN | BROKEN) != 0 {
+            drop(window);
+            return Err(self.refusal(prev));
+        }
+        let (fut, task) = task_cell::allocate(self.id(), f);
+        self.queue.push(task);
+        // Still inside the in-flight window: a worker this task needs is reserved (counted
+        // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`
+        // waits for it (pool rule 1).
+        let failed = self.notify_inner();
+        drop(window);
+        if let Err(failure) = failed {
+            // Outside the window: logging is user code, and breaking the pool waits for
+            // in-flight submits to finish.
+            self.spawn_failed(failure);
+        }
+        Ok(fut)
+    }
+
+    /// Pool rule 2: after a push, somebody will look at the queue.
+    pub(crate) fn notify(&self) {
+        if let Err(failure) = self.notify_inner() {
+            self.spawn_failed(failure);
+        }
+    }
+
+    /// Reports a thread start the OS refused, and breaks the pool if no worker is left to
+    /// run the queue (rather than strand it).
+    fn spawn_failed(&self, failure: SpawnFailure) {
+        report(format_args!(
+            "could not start a worker thread: {}",
+            failure.error
+        ));
+        if failure.none_left {
+            self.break_pool(format!(
+                "could not start a worker thread ({}), the thread pool is not usable anymore",
+                failure.error
+            ));
+        }
+    }
+
+    /// Wakes or starts a worker if needed. `Err` when the OS refused a thread start; the
+    /// caller reports it (outside any in-flight window) with `spawn_failed`.
+    fn notify_inner(&self) -> Result<(), SpawnFailure> {
+        // "Nobody searching or sleeping" may only mean that a worker already took the task
+        // just pushed and is running it: start a thread only if work is still queued. An
+        // empty queue means every pushed task has a runner, so nothing is stranded.
+        if self.sleep.notify_one() == Notified::Nobody && !self.queue.is_empty() {
+            self.spawn_worker()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts one more worker if below `max_workers`.
+    fn spawn_worker(&self) -> Result<(), SpawnFailure> {
+        let mut n = self.live.load(Ordering::SeqCst);
+        loop {
+            if n >= self.max_workers {
+                return Ok(());
+            }
+            match self
+                .live
+                .compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => n = actual,
+            }
+        }
+        // Counted as searching before it runs, so concurrent submitters do not start more.
+        self.sleep.start_searching();
+        let i = self.started.fetch_add(1, Ordering::SeqCst);
+        let shared = self.arc();
+        let started = if self.fail_thread_starts {
+            drop(shared);
+            Err(std::io::Error::other("thread start refused (test hook)"))
+        } else {
+            crate::sync::spawn_named(format!("{}_{i}", self.prefix), move || worker::main(shared))
+        };
+        match started {
+            Ok(handle) => {
+                lock(&self.threads).push(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.sleep.stop_searching();
+                let none_left = self.live.fetch_sub(1, Ordering::SeqCst) == 1;
+                self.signal_exit();
+                Err(SpawnFailure {
+                    error: e.to_string(),
+                    none_left,
+                })
+            }
+        }
+    }
+
+    /// An `Arc` to this `Shared`, for a new worker. Every `Shared` lives in an `Arc`.
+    fn arc(&self) -> Arc<Shared> {
+        // SAFETY: `self` is inside an `Arc<Shared>` (created only by `build`), and the caller
+        // holds a reference through that Arc (a handle or a worker), so the count is ≥ 1.
+        unsafe {
+            let ptr = self as *const Shared;
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+
+    pub(crate) fn worker_exited(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.signal_exit();
+    }
+
+    /// Wakes the workers waiting in `shutdown(wait = true)` to re-check their condition.
+    fn signal_exit(&self) {
+        // Taking the lock orders this with a waiter's check-then-wait: it either sees the new
+        // counts or is already waiting when the notify comes.
+        drop(lock(&self.exit_lock));
+        self.exits.notify_all();
+    }
+
+    /// Sets `flag` and waits until no submit is in flight (pool rule 1).
+    fn close(&self, flag: usize) -> usize {
+        let prev = self.state.fetch_or(flag, Ordering::SeqCst);
+        while self.state.load(Ordering::SeqCst) >= INFLIGHT_ONE {
+            yield_now();
+        }
+        prev
+    }
+
+    /// An initializer failed, or no thread could be started: fail every queued task with
+    /// BrokenThreadPool (a fresh exception each), refuse new ones, and let the workers exit.
+    pub(crate) fn break_pool(&self, reason: String) {
+        let _ = self.broken.set(reason.clone());
+        let prev = self.close(BROKEN);
+        if prev & BROKEN == 0 {
+            report(format_args!("{reason}"));
+        }
+        self.drain_queue(|| Some(Exception::broken_thread_pool(reason.clone())));
+        self.sleep.wake_all();
+    }
+
+    /// Ends every queued task with `outcome()` (`None`: cancelled) in two phases (pool
+    /// rule 5): all are ended before any callback or closure drop runs.
+    fn drain_queue(&self, outcome: impl Fn() -> Option<Exception>) {
+        // ORDERING: SeqCst, paired with `context::current_for_inline`: from here on no thread
+        // of this pool claims a queued task inline, so a task another drain popped but has
+        // not ended yet cannot run on a callback's thread.
+        self.inline_gate.store(false, Ordering::SeqCst);
+        let mut ended = Vec::new();
+        while let Some(t) = self.queue.pop() {
+            let e = t.end(outcome());
+            ended.push((t, e));
+        }
+        for (t, e) in ended {
+            t.finish_ended(e);
+        }
+    }
+
+    pub(super) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.close(SHUTDOWN);
+        if cancel_futures {
+            self.drain_queue(|| None);
+        }
+        self.sleep.wake_all();
+        if wait {
+            self.join_workers();
+        }
+    }
+
+    /// Waits for the workers to exit: joins them from any other thread; on one of the
+    /// pool's own workers, waits without joining (pool rule 6).
+    fn join_workers(&self) {
+        if crate::context::current() == self.id() {
+            self.wait_for_other_workers();
+            return;
+        }
+        loop {
+            let handles = std::mem::take(&mut *lock(&self.threads));
+            if handles.is_empty() {
+                // A worker reserved but not yet registered its handle: wait for it.
+                if self.live.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                yield_now();
+                continue;
+            }
+            for h in handles {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// `shutdown(wait = true)` on one of this pool's workers: returns once every other worker
+    /// has exited or is itself waiting here. The caller cannot wait for itself, and two
+    /// workers that joined each other would wait forever; a waiting worker counts as done,
+    /// so no cycle can form. The threads stay in the list for a later join from outside.
+    fn wait_for_other_workers(&self) {
+        struct Waiting<'a>(&'a Shared);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.waiting_in_shutdown.fetch_sub(1, Ordering::SeqCst);
+                self.0.signal_exit();
+            }
+        }
+        self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(self);
+        self.signal_exit();
+        let mut g = lock(&self.exit_lock);
+        while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst) {
+            g = crate::sync::wait(&self.exits, g);
+        }
+    }
+}
