@@ -411,8 +411,8 @@ pub(super) unsafe fn set<T>(cell: &UnsafeCell<T>, value: T) {
 #[cfg(any(all(test, not(concurrent_futures_loom)), fuzzing))]
 pub(crate) mod fuzz {
     use super::*;
-    use crate::future::group::Mode;
     use crate::future::Future;
+    use crate::future::group::Mode;
     use std::collections::VecDeque;
 
     const NODES: usize = 8;

@@ -2,6 +2,10 @@
 //! event, a log capture, and a bounded wait-until.
 #![allow(dead_code)]
 
+mod pool;
+#[allow(unused_imports)] // not every test binary uses the pool helpers
+pub use pool::*;
+
 use concurrent_futures::{Exception, Future};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
