@@ -191,3 +191,62 @@ fn named_tasks_run_on_the_thread_pool_and_undeclared_ones_are_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("is a closure"), "{e}");
 }
+
+// ----- layering (docs/architecture.md) -----
+
+/// The source files under `dir` (recursively), with their text.
+fn sources(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push((path, text));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut core = sources(&src.join("future"));
+    for file in ["wait.rs", "as_completed.rs"] {
+        let path = src.join(file);
+        core.push((path.clone(), std::fs::read_to_string(path).unwrap()));
+    }
+    assert!(core.len() > 10, "found the core's files");
+    for (path, text) in &core {
+        for word in ["thread_pool", "process_pool", "mpi::", "crate::executor"] {
+            assert!(!text.contains(word), "{} names {word}", path.display());
+        }
+    }
+    let mut leaves = sources(&src.join("error"));
+    for file in ["context.rs", "deadline.rs", "sync.rs", "unwind.rs"] {
+        let path = src.join(file);
+        leaves.push((path.clone(), std::fs::read_to_string(path).unwrap()));
+    }
+    for (path, text) in &leaves {
+        for import in [
+            "crate::thread_pool",
+            "crate::executor",
+            "crate::wait",
+            "crate::future::",
+        ] {
+            assert!(
+                !text.contains(import),
+                "{} imports {import}",
+                path.display()
+            );
+        }
+    }
+    for (path, text) in sources(&src.join("executor")) {
+        assert!(
+            !text.contains("crate::thread_pool"),
+            "{} imports a backend",
+            path.display()
+        );
+    }
+}
