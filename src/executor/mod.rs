@@ -251,8 +251,10 @@ impl MapOptions {
         self
     }
 
-    /// Items per task. Accepted and checked (zero is an error) by every executor; the thread
-    /// pool submits one item per task, as Python's does, while the process pool batches.
+    /// Items per task, for executors that send tasks to other processes, where batching
+    /// saves a round trip per item (Python's `ProcessPoolExecutor`; this crate has no such
+    /// executor yet). Checked by every executor (zero is an error); the thread pool submits
+    /// one item per task, as Python's does.
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = Some(n);
         self
