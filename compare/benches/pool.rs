@@ -1,13 +1,11 @@
 //! Criterion benches of the thread pool beside rayon, 2 workers each, one question per group.
 //! Memory per pending task (W5) is measured by the comparison harness
-//! (`cargo bench --bench compare`), which has a counting allocator.
+//! (`cargo run --release -p compare`), which has a counting allocator.
 //!
-//! `cargo bench --bench pool`. Figures are in `docs/performance.md`.
+//! `cargo bench -p compare --bench pool`. Figures are in `docs/performance.md`.
 
-mod common;
-
-use common::{WORKERS, rayon_pool, spin_10us};
-
+use compare::contenders::rayon_spawn;
+use compare::shared::{WORKERS, spin_10us};
 use concurrent_futures::{Future, ThreadPoolExecutor, as_completed};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -32,7 +30,7 @@ fn throughput(c: &mut Criterion) {
             futs.iter().map(|f| *f.result().unwrap()).sum::<u64>()
         })
     });
-    let rp = rayon_pool();
+    let rp = rayon_spawn::pool(WORKERS);
     g.bench_function("rayon spawn+oneshot", |b| {
         b.iter(|| {
             let rxs: Vec<oneshot::Receiver<u64>> = (0..N)
@@ -103,7 +101,7 @@ fn round_trip(c: &mut Criterion) {
     g.bench_function("ours", |b| {
         b.iter(|| *pool.submit(|| black_box(1u64)).unwrap().result().unwrap())
     });
-    let rp = rayon_pool();
+    let rp = rayon_spawn::pool(WORKERS);
     g.bench_function("rayon spawn+oneshot", |b| {
         b.iter(|| {
             let (tx, rx) = oneshot::channel();
@@ -128,7 +126,7 @@ fn fan_out(c: &mut Criterion) {
             as_completed(&futs).filter(|f| f.is_ok()).count()
         })
     });
-    let rp = rayon_pool();
+    let rp = rayon_spawn::pool(WORKERS);
     g.bench_function("rayon spawn+channel", |b| {
         b.iter(|| {
             let (tx, rx) = mpsc::channel();

@@ -1,4 +1,4 @@
-"""CPython's concurrent.futures on the workloads of benches/compare.rs, for the same table.
+"""CPython's concurrent.futures on the workloads of the compare crate, for the same table.
 
 One run is one rep. Prints one figure per line, tab-separated:
     workload  metric  unit  contender  value

@@ -1,6 +1,6 @@
 //! Criterion micro-benches of the future's primitives, one question each.
 //!
-//! `cargo bench --bench future`. Figures and the machine they were taken on are in
+//! `cargo bench -p compare --bench future`. Figures and the machine they were taken on are in
 //! `docs/performance.md`.
 
 use concurrent_futures::{Future, ReturnWhen, as_completed, wait};

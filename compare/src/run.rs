@@ -1,0 +1,69 @@
+//! A whole run: the reps, each running every selected workload for every contender in turn,
+//! behind a progress bar.
+
+use crate::contenders::cpython;
+use crate::results::Results;
+use crate::settings::Settings;
+use crate::workloads::{floor, w1, w2, w3, w4, w5, w6};
+
+/// What a run gathered: the figures and the notes for under the table.
+pub struct Run {
+    /// One value per rep for each (metric, contender).
+    pub results: Results,
+    /// What went differently, e.g. why CPython was skipped.
+    pub notes: Vec<String>,
+}
+
+/// Runs `s.reps` reps. Within a rep the workloads run in the order W1 … W6b, floor, then
+/// CPython (once per rep as a subprocess, its heavy workloads on the first rep only; if it
+/// cannot run, it is skipped from then on and a note says why).
+pub fn run(s: &Settings) -> Run {
+    let mut r = Results::default();
+    let mut notes = Vec::new();
+    let mut python = s.python;
+
+    let steps_per_rep = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "floor"]
+        .iter()
+        .filter(|x| s.runs(x))
+        .count()
+        + usize::from(s.python);
+    let bar = indicatif::ProgressBar::new((s.reps * steps_per_rep) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
+            .unwrap(),
+    );
+    let items = w4::primes(s.w4_len);
+    for rep in 0..s.reps {
+        let mut step = |workload: &str, what: &str, body: &mut dyn FnMut(&mut Results)| {
+            if s.runs(workload) {
+                bar.set_message(format!("rep {}/{}: {what}", rep + 1, s.reps));
+                body(&mut r);
+                bar.inc(1);
+            }
+        };
+        step("W1", "W1 throughput", &mut |r| w1::rep(s, r));
+        step("W2", "W2 latency", &mut |r| w2::rep(s, r));
+        step("W3", "W3 fan-out", &mut |r| w3::rep(s, r));
+        step("W4", "W4 CPU-bound map(is_prime)", &mut |r| {
+            w4::rep(s, &items, r)
+        });
+        step("W5", "W5 memory", &mut |r| w5::rep(s, r));
+        step("W6a", "W6a wait over finished futures", &mut |r| {
+            w6::rep_wait_all(s, r)
+        });
+        step("W6b", "W6b FirstCompleted drain loop", &mut |r| {
+            w6::rep_drain(s, r)
+        });
+        step("floor", "the machine's floor", &mut floor::rep);
+        if python {
+            bar.set_message(format!("rep {}/{}: CPython", rep + 1, s.reps));
+            if let Err(why) = cpython::run_rep(s, rep == 0, &mut r) {
+                notes.push(format!("CPython skipped: {why}"));
+                python = false;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Run { results: r, notes }
+}
