@@ -1,5 +1,8 @@
 //! What a run measures: the sizes and reps of each mode, the worker count, and which
-//! contenders and workloads take part.
+//! contenders and workloads take part, from the command line ([`Args`], parsed by clap).
+
+use crate::results::WORKLOADS;
+use clap::Parser;
 
 /// The settings of one run.
 #[derive(Clone)]
@@ -34,22 +37,84 @@ pub struct Settings {
     pub mode: &'static str,
 }
 
-impl Settings {
-    /// The settings from the command line.
-    pub fn from_args() -> Settings {
-        let args: Vec<String> = std::env::args().collect();
-        let has = |f: &str| args.iter().any(|a| a == f);
-        let value = |f: &str| {
-            args.iter()
-                .position(|a| a == f)
-                .and_then(|i| args.get(i + 1))
-                .cloned()
-        };
-        let list =
-            |f: &str| value(f).map(|v| v.split(',').map(|s| s.trim().to_lowercase()).collect());
-        let mut s = Settings {
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "compare",
+    about = "concurrent-futures beside rayon, the threadpool crate, tokio's blocking pool, a \
+             naive Mutex/Condvar pool, a thread per task and CPython, on this machine",
+    long_about = "concurrent-futures beside rayon, the threadpool crate, tokio's blocking pool, \
+                  a naive Mutex/Condvar pool, a thread per task and CPython's \
+                  concurrent.futures, on the same workloads, on this machine.\n\n\
+                  Each rep runs every workload for every contender in turn, each on a fresh \
+                  pool that has run one task; CPython runs once per rep as a subprocess. It \
+                  prints a markdown table of medians over reps (min–max) and each \
+                  contender's ratio to ours (the median of per-rep ratios), and writes the \
+                  raw samples and SVG plots under the cargo target directory, in compare/.\n\n\
+                  With neither --quick nor --full it is the default run (about 2.5 minutes \
+                  on 2 cores): 5 reps, W1 and W5 at 300,000 tasks, W2 at 20,000 round \
+                  trips, W3 at 10,000 tasks, W4 at 16 items, the drains of 1,000, 2,000 and \
+                  4,000 futures.\n\n\
+                  Run it as: cargo run --release -p compare [-- FLAGS]"
+)]
+pub struct Args {
+    /// A smoke run (about 30 s): 3 reps, small sizes, one 1,000-future drain.
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// The full run (about 10 minutes): 9 reps, W1 and W5 at 1,000,000 tasks, W2 at 50,000
+    /// round trips, the 64-item W4 and the 8,000-future drain.
+    #[arg(long)]
+    pub full: bool,
+    /// Only these contenders beside ours, which always runs: comma-separated name prefixes,
+    /// any case (rayon, threadpool, tokio, mutex, std). CPython is left out with
+    /// --no-python.
+    #[arg(long, value_name = "PREFIXES", value_delimiter = ',', value_parser = prefix)]
+    pub only: Option<Vec<String>>,
+    /// Only these workloads: comma-separated, any case, from W1, W2, W3, W4, W5, W6a, W6b,
+    /// floor.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = workload)]
+    pub workloads: Option<Vec<String>>,
+    /// Workers per pool (every contender gets the same number).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = workers)]
+    pub workers: usize,
+    /// Leave CPython out (it also drops out by itself, with a note, when python3 cannot run
+    /// the script).
+    #[arg(long)]
+    pub no_python: bool,
+}
+
+/// A contender prefix as `--only` compares it: trimmed, lowercase.
+fn prefix(s: &str) -> Result<String, String> {
+    Ok(s.trim().to_lowercase())
+}
+
+/// A workload name, checked, kept lowercase (CPython's script reads the same list).
+fn workload(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if WORKLOADS.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+        Ok(name.to_lowercase())
+    } else {
+        Err(format!(
+            "no such workload; the workloads are {}",
+            WORKLOADS.join(", ")
+        ))
+    }
+}
+
+/// A worker count: a number above zero.
+fn workers(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("a pool needs at least one worker: give a number above zero".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number ({e})")),
+    }
+}
+
+impl From<Args> for Settings {
+    fn from(a: Args) -> Settings {
+        let s = Settings {
             reps: 5,
-            workers: 2,
+            workers: a.workers,
             w1_n: 300_000,
             w1_thread_n: 20_000,
             w2_n: 20_000,
@@ -58,13 +123,13 @@ impl Settings {
             w5_n: 300_000,
             w6_all_n: 100_000,
             w6_drains: vec![1000, 2000, 4000],
-            only: list("--only"),
-            workloads: list("--workloads"),
-            python: !has("--no-python"),
+            only: a.only,
+            workloads: a.workloads,
+            python: !a.no_python,
             mode: "default",
         };
-        if has("--quick") {
-            s = Settings {
+        if a.quick {
+            Settings {
                 reps: 3,
                 w1_n: 100_000,
                 w1_thread_n: 5_000,
@@ -75,9 +140,9 @@ impl Settings {
                 w6_drains: vec![1000],
                 mode: "quick",
                 ..s
-            };
-        } else if has("--full") {
-            s = Settings {
+            }
+        } else if a.full {
+            Settings {
                 reps: 9,
                 w1_n: 1_000_000,
                 w2_n: 50_000,
@@ -86,18 +151,27 @@ impl Settings {
                 w6_drains: vec![1000, 2000, 4000, 8000],
                 mode: "full",
                 ..s
-            };
-        }
-        if let Some(w) = value("--workers") {
-            match w.parse::<usize>() {
-                Ok(n) if n > 0 => s.workers = n,
-                _ => {
-                    eprintln!("--workers takes a number above zero, not {w:?}");
-                    std::process::exit(2);
-                }
             }
+        } else {
+            s
         }
-        s
+    }
+}
+
+impl Settings {
+    /// The settings from this process's command line; on a bad one (or `--help`) clap
+    /// prints why (or the help) and exits, with status 2 for an error.
+    pub fn from_args() -> Settings {
+        Args::parse().into()
+    }
+
+    /// The settings from `args` (the program name first), or clap's error.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Settings, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(args).map(Settings::from)
     }
 
     /// Whether `contender` runs: ours always, the others when `--only` names a prefix of
