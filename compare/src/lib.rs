@@ -3,8 +3,10 @@
 //! and CPython's `concurrent.futures`, on the same workloads, on this machine.
 //!
 //! `cargo run --release -p compare` runs the default set (about two minutes on 2 cores) and
-//! prints a markdown table; it also writes every raw sample to
-//! `target/compare/samples.json` and SVG plots to `target/compare/*.svg`.
+//! prints a markdown table; it also writes every raw sample to `compare/samples.json` and
+//! SVG plots to `compare/*.svg` under the cargo target directory (`$CARGO_TARGET_DIR` if
+//! set, else the one the binary was built into: `target/compare/` by default), and says
+//! where.
 //!
 //! Flags (after `--`): `--quick` (a smoke run), `--full` (larger sizes, more reps, the
 //! 8,000-future drain and the 64-item W4), `--only ours,rayon,...` (contenders, by name
@@ -34,11 +36,12 @@
 //!   latency of waking a parked thread, a park/unpark ping-pong.
 //!
 //! The binary (`src/main.rs`) installs the counting allocator and calls [`run::run`],
-//! [`report`] and the writers; the criterion benches (`benches/`) share [`shared`] and the
+//! [`report`] and [`output`]; the criterion benches (`benches/`) share [`shared`] and the
 //! rayon pool of [`contenders::rayon_spawn`].
 
 pub mod alloc;
 pub mod contenders;
+pub mod output;
 pub mod plots;
 pub mod report;
 pub mod results;

@@ -1,9 +1,10 @@
-//! `cargo run --release -p compare [-- FLAGS]`: runs the comparison and prints its table
-//! (see the library's documentation, or `--help`).
+//! `cargo run --release -p compare [-- FLAGS]`: runs the comparison, prints its table and
+//! writes the samples and plots under the target directory (see the library's
+//! documentation, or `--help`).
 
 use compare::alloc::Counting;
 use compare::settings::Settings;
-use compare::{plots, report, run, samples};
+use compare::{output, report, run};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -12,17 +13,5 @@ fn main() {
     let s = Settings::from_args();
     let run = run::run(&s);
     print!("{}", report::summary(&s, &run));
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/compare");
-    let _ = std::fs::create_dir_all(&dir);
-    match std::fs::write(
-        dir.join("samples.json"),
-        samples::json(&run.results, &s, &run.notes),
-    ) {
-        Ok(()) => println!("Raw samples: {}", dir.join("samples.json").display()),
-        Err(e) => println!("Could not write the samples: {e}"),
-    }
-    match plots::plots(&run.results, &dir) {
-        Ok(files) => println!("Plots: {} SVG files in {}", files.len(), dir.display()),
-        Err(e) => println!("Could not draw the plots: {e}"),
-    }
+    output::write(&s, &run, &output::dir());
 }
