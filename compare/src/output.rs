@@ -43,3 +43,37 @@ pub fn write(s: &Settings, run: &Run, dir: &Path) {
         Err(e) => println!("Could not draw the plots into {}: {e}", dir.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_target_dir_wins_when_set() {
+        let exe = Path::new("/repo/target/release/compare");
+        assert_eq!(
+            target_dir(Some(OsStr::new("/elsewhere")), Some(exe)),
+            PathBuf::from("/elsewhere")
+        );
+    }
+
+    #[test]
+    fn else_the_target_is_two_levels_above_the_binary() {
+        let exe = Path::new("/repo/target/release/compare");
+        assert_eq!(target_dir(None, Some(exe)), PathBuf::from("/repo/target"));
+        // Set but empty counts as unset, as cargo takes it.
+        assert_eq!(
+            target_dir(Some(OsStr::new("")), Some(exe)),
+            PathBuf::from("/repo/target")
+        );
+    }
+
+    #[test]
+    fn with_nothing_to_go_on_it_is_target() {
+        assert_eq!(target_dir(None, None), PathBuf::from("target"));
+        assert_eq!(
+            target_dir(None, Some(Path::new("compare"))),
+            PathBuf::from("target")
+        );
+    }
+}

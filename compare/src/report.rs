@@ -88,3 +88,55 @@ pub fn summary(s: &Settings, run: &Run) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_a_row_per_contender_and_the_per_rep_ratio() {
+        let mut r = Results::default();
+        for (ours, theirs) in [(1.0, 3.0), (2.0, 2.0), (3.0, 6.0)] {
+            r.add(
+                "W1",
+                "submit N empty tasks, wait all",
+                "ns/task",
+                "ours",
+                ours,
+            );
+            r.add(
+                "W1",
+                "submit N empty tasks, wait all",
+                "ns/task",
+                "rayon",
+                theirs,
+            );
+        }
+        let t = table(&r);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| workload | metric | unit | contender | median | min–max | vs ours |"
+        );
+        assert_eq!(lines[1], "|---|---|---|---|---:|---:|---:|");
+        assert_eq!(
+            lines[2],
+            "| W1 | submit N empty tasks, wait all | ns/task | ours | 2.00 | 1.00–3.00 |  |"
+        );
+        assert_eq!(
+            lines[3],
+            "| W1 | submit N empty tasks, wait all | ns/task | rayon | 3.00 | 2.00–6.00 | 2.00× |"
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn a_metric_without_ours_has_no_ratio() {
+        let mut r = Results::default();
+        r.add("floor", "uncontended CAS", "ns", "machine", 12.0);
+        assert!(
+            table(&r)
+                .ends_with("| floor | uncontended CAS | ns | machine | 12.0 | 12.0–12.0 |  |\n")
+        );
+    }
+}

@@ -62,3 +62,25 @@ impl Results {
         m.samples.entry(who.to_string()).or_default().push(v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_and_contenders_keep_the_order_they_first_reported() {
+        let mut r = Results::default();
+        for rep in 0..2 {
+            let v = rep as f64;
+            r.add("W2", "round trip p50", "µs", "ours", v);
+            r.add("W2", "round trip p50", "µs", "tokio", v + 1.0);
+            r.add("W2", "round trip p99", "µs", "ours", v + 2.0);
+            r.add("W2", "round trip p50", "µs", "rayon", v + 3.0);
+        }
+        let whats: Vec<&str> = r.metrics.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(whats, ["round trip p50", "round trip p99"]);
+        assert_eq!(r.metrics[0].order, ["ours", "tokio", "rayon"]);
+        assert_eq!(r.metrics[0].samples["tokio"], [1.0, 2.0]);
+        assert_eq!(r.metrics[1].samples["ours"], [2.0, 3.0]);
+    }
+}

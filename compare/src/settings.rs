@@ -5,7 +5,7 @@ use crate::results::WORKLOADS;
 use clap::Parser;
 
 /// The settings of one run.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Reps: every workload runs this many times for every contender, interleaved.
     pub reps: usize,
@@ -189,5 +189,88 @@ impl Settings {
         self.workloads
             .as_ref()
             .is_none_or(|w| w.iter().any(|x| x.eq_ignore_ascii_case(workload)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("compare").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_flags_is_the_default_run() {
+        let s = parse(&[]).unwrap();
+        assert_eq!((s.mode, s.reps, s.workers), ("default", 5, 2));
+        assert_eq!(
+            (s.w1_n, s.w2_n, s.w3_n, s.w4_len, s.w5_n),
+            (300_000, 20_000, 10_000, 16, 300_000)
+        );
+        assert_eq!(s.w6_drains, [1000, 2000, 4000]);
+        assert!(s.python && s.only.is_none() && s.workloads.is_none());
+    }
+
+    #[test]
+    fn quick_and_full_set_their_sizes_and_not_together() {
+        let q = parse(&["--quick"]).unwrap();
+        assert_eq!((q.mode, q.reps, q.w1_n, q.w4_len), ("quick", 3, 100_000, 6));
+        assert_eq!(q.w6_drains, [1000]);
+        let f = parse(&["--full"]).unwrap();
+        assert_eq!(
+            (f.mode, f.reps, f.w1_n, f.w4_len),
+            ("full", 9, 1_000_000, 64)
+        );
+        assert_eq!(f.w6_drains, [1000, 2000, 4000, 8000]);
+        let both = parse(&["--quick", "--full"]).unwrap_err();
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn workers_takes_a_number_above_zero() {
+        assert_eq!(parse(&["--workers", "3"]).unwrap().workers, 3);
+        let zero = parse(&["--workers", "0"]).unwrap_err();
+        assert_eq!(zero.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(zero.to_string().contains("at least one worker"), "{zero}");
+        assert_eq!(zero.exit_code(), 2);
+        assert!(parse(&["--workers", "two"]).is_err());
+        assert!(parse(&["--workers"]).is_err());
+    }
+
+    #[test]
+    fn only_selects_by_prefix_in_any_case_and_ours_always_runs() {
+        let s = parse(&["--only", "Rayon, TOKIO"]).unwrap();
+        assert_eq!(
+            s.only.as_deref(),
+            Some(&["rayon".to_string(), "tokio".to_string()][..])
+        );
+        assert!(s.wants("ours"));
+        assert!(s.wants("rayon spawn+oneshot") && s.wants("rayon scope"));
+        assert!(s.wants("tokio spawn_blocking"));
+        assert!(!s.wants("threadpool+channel") && !s.wants("Mutex/Condvar pool"));
+        assert!(parse(&[]).unwrap().wants("std::thread::spawn"));
+    }
+
+    #[test]
+    fn workloads_are_checked_and_matched_in_any_case() {
+        let s = parse(&["--workloads", "w1,W6B,Floor"]).unwrap();
+        assert!(s.runs("W1") && s.runs("W6b") && s.runs("floor"));
+        assert!(!s.runs("W2") && !s.runs("W6a"));
+        let bad = parse(&["--workloads", "W1,W7"]).unwrap_err();
+        assert!(bad.to_string().contains("no such workload"), "{bad}");
+    }
+
+    #[test]
+    fn no_python_leaves_cpython_out() {
+        assert!(!parse(&["--no-python"]).unwrap().python);
+    }
+
+    #[test]
+    fn an_unknown_flag_is_an_error() {
+        assert_eq!(
+            parse(&["--quik"]).unwrap_err().kind(),
+            clap::error::ErrorKind::UnknownArgument
+        );
     }
 }

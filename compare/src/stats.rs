@@ -52,3 +52,53 @@ pub fn fmt(v: f64) -> String {
         format!("{v:.2}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts_in_any_order() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+    }
+
+    #[test]
+    fn percentile_takes_the_sample_at_the_floor_index_in_microseconds() {
+        let sorted: Vec<Duration> = (1..=1000).map(Duration::from_micros).collect();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // index ⌊999 · p⌋: 499 (the 500th sample), 989, 998.
+        assert!(close(percentile(&sorted, 0.5), 500.0));
+        assert!(close(percentile(&sorted, 0.99), 990.0));
+        assert!(close(percentile(&sorted, 0.999), 999.0));
+        assert!(close(percentile(&sorted[..1], 0.999), 1.0));
+    }
+
+    #[test]
+    fn min_max_finds_both_ends() {
+        assert_eq!(min_max(&[2.0, -1.0, 5.0, 0.5]), (-1.0, 5.0));
+    }
+
+    #[test]
+    fn the_ratio_is_the_median_of_per_rep_ratios_not_the_ratio_of_medians() {
+        let ours = [1.0, 2.0, 3.0];
+        let theirs = [3.0, 2.0, 6.0];
+        // Per rep: 3, 1, 2 → 2. The medians would give 3 / 2 = 1.5.
+        assert_eq!(ratio_to_ours(&theirs, &ours), 2.0);
+    }
+
+    #[test]
+    fn with_a_rep_missing_the_ratio_falls_back_to_the_medians() {
+        assert_eq!(ratio_to_ours(&[3.0, 2.0, 6.0], &[1.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn figures_keep_about_three_digits() {
+        assert_eq!(fmt(1234.6), "1235");
+        assert_eq!(fmt(12.34), "12.3");
+        assert_eq!(fmt(1.234), "1.23");
+        assert_eq!(fmt(f64::NAN), "–");
+        assert_eq!(fmt(f64::INFINITY), "–");
+    }
+}
