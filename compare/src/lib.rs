@@ -10,7 +10,8 @@
 //!
 //! Flags (after `--`): `--quick` (a smoke run), `--full` (larger sizes, more reps, the
 //! 8,000-future drain and the 64-item W4), `--only ours,rayon,...` (contenders, by name
-//! prefix), `--workloads W1,W2,...`, `--workers N` (default 2), `--no-python`.
+//! prefix), `--workloads W1,W2,...`, `--workers N` (default 2), `--no-python`; `--help`
+//! explains each ([`settings::Args`]).
 //!
 //! How it measures: for each rep, every workload runs for every contender in turn, each with
 //! a fresh pool that has run one task first (so its threads exist); CPython runs once per rep
