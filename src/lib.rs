@@ -71,6 +71,8 @@ mod deadline;
 mod error;
 mod executor;
 mod future;
+#[cfg(all(unix, not(concurrent_futures_loom)))]
+mod process_pool;
 mod sync;
 mod thread_pool;
 mod unwind;
@@ -86,6 +88,8 @@ pub use executor::task::__private;
 pub use executor::task::{NotATask, TaskError};
 pub use executor::{Executor, Map, MapOptions, Shutdown};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
+#[cfg(all(unix, not(concurrent_futures_loom)))]
+pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
 pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};
 
@@ -96,5 +100,11 @@ pub mod __fuzz {
     /// Link, unlink and drain on the intrusive waiter list against a `VecDeque` model.
     pub fn waiter_list(data: &[u8]) {
         crate::future::waiters::fuzz::run(data)
+    }
+
+    /// The process pool's frame reader on arbitrary bytes: an error or a clean end, never a
+    /// panic, a hang or an allocation beyond what arrived.
+    pub fn frames(data: &[u8]) {
+        crate::process_pool::fuzz_reader(data)
     }
 }

@@ -162,12 +162,15 @@ impl StdError for InvalidStateError {}
 pub enum BuildError {
     /// An option was out of range or malformed; the message says which, and why.
     InvalidArgument(&'static str),
+    /// A function given where a declared task is needed (a process pool's initializer).
+    NotATask(crate::NotATask),
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            BuildError::NotATask(e) => write!(f, "{e}"),
         }
     }
 }

@@ -194,9 +194,15 @@ pub(crate) fn name_of<F>() -> Result<&'static str, NotATask> {
     }
 }
 
+/// Every declared task's name.
+#[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's (not in loom builds)
+pub(crate) fn names() -> Vec<&'static str> {
+    registry().by_name.keys().copied().collect()
+}
+
 /// Calls the task named `name` on an encoded argument and returns its encoded result, as a
 /// worker process or a cluster rank does. Panics of the task propagate to the caller.
-#[allow(dead_code)] // the process and cluster backends call it
+#[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's (not in loom builds)
 pub(crate) fn call_by_name(name: &str, arg: &[u8]) -> Result<Vec<u8>, TaskError> {
     match registry().by_name.get(name) {
         Some(e) => (e.invoke)(arg),
