@@ -81,11 +81,11 @@ mod wait;
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
 pub use error::{
     BrokenKind, BuildError, Error, Exception, ExceptionKind, ExceptionRecord, InvalidStateError,
-    RemoteError, SubmitError,
+    NotATask, RemoteError, SubmitError,
 };
 #[doc(hidden)]
 pub use executor::task::__private;
-pub use executor::task::{NotATask, TaskError};
+pub use executor::task::TaskError;
 pub use executor::{Executor, Map, MapOptions, Shutdown};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 #[cfg(all(unix, not(concurrent_futures_loom)))]

@@ -423,6 +423,18 @@ concurrent_futures::task! {
 }
 
 #[test]
+fn the_provided_map_refuses_a_closure_even_over_an_empty_input() {
+    let e = KeepsClones {
+        pool: pool(1),
+        kept: Arc::new(Mutex::new(Vec::new())),
+    };
+    let refused = e
+        .map_task(|x: u64| x, Vec::<u64>::new(), MapOptions::default())
+        .unwrap_err();
+    assert!(matches!(refused, SubmitError::NotATask(_)), "{refused}");
+}
+
+#[test]
 fn the_provided_map_works_on_an_executor_that_keeps_clones_of_its_futures() {
     within("map over an executor that keeps clones", || {
         let e = KeepsClones {

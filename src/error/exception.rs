@@ -75,7 +75,18 @@ pub(super) enum Trace {
 
 impl Exception {
     /// Wraps an error value, keeping its concrete type for [`Exception::downcast_ref`].
+    /// An `Exception` given as the error is that exception itself, not a wrapper around it,
+    /// so a forwarded panic or broken executor keeps its kind.
     pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Self {
+        let mut slot = Some(error);
+        if let Some(e) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Exception>>() {
+            if let Some(e) = e.take() {
+                return e;
+            }
+        }
+        let Some(error) = slot else {
+            unreachable!("only an Exception is taken out above")
+        };
         Exception(Arc::new(Repr::Error {
             error: Box::new(error),
             type_name: Cow::Borrowed(std::any::type_name::<E>()),
@@ -104,6 +115,11 @@ impl Exception {
         error: Box<dyn StdError + Send + Sync + 'static>,
         type_name: &'static str,
     ) -> Self {
+        // A boxed `Exception` is that exception (see `new`).
+        let error = match error.downcast::<Exception>() {
+            Ok(e) => return *e,
+            Err(error) => error,
+        };
         Exception(Arc::new(Repr::Error {
             error,
             type_name: Cow::Borrowed(type_name),
@@ -348,6 +364,17 @@ fn push_last_segment(out: &mut String, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exception_given_as_the_error_is_that_exception() {
+        let panic = Exception::from_panic(Box::new("boom"));
+        let wrapped = Exception::new(panic.clone());
+        assert!(Exception::ptr_eq(&wrapped, &panic) && wrapped.is_panic());
+        let broken = Exception::broken_process_pool("gone");
+        let boxed = Exception::from_boxed_as(Box::new(broken.clone()), "x");
+        assert_eq!(boxed.broken_kind(), Some(BrokenKind::ProcessPool));
+        assert!(Exception::ptr_eq(&boxed, &broken));
+    }
 
     #[test]
     fn short_type_names() {

@@ -163,7 +163,7 @@ pub enum BuildError {
     /// An option was out of range or malformed; the message says which, and why.
     InvalidArgument(&'static str),
     /// A function given where a declared task is needed (a process pool's initializer).
-    NotATask(crate::NotATask),
+    NotATask(NotATask),
 }
 
 impl fmt::Display for BuildError {
@@ -198,7 +198,7 @@ pub enum SubmitError {
     InvalidArgument(&'static str),
     /// A function (or a closure) given where a declared task is needed (Python:
     /// `PicklingError`).
-    NotATask(crate::NotATask),
+    NotATask(NotATask),
 }
 
 impl fmt::Display for SubmitError {
@@ -217,15 +217,65 @@ impl fmt::Display for SubmitError {
     }
 }
 
-impl StdError for SubmitError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+/// No `source()`: the message already includes the inner error (the broken executor's
+/// reason, the undeclared task), so a source chain would say it twice. Match the variant to
+/// reach it.
+impl StdError for SubmitError {}
+
+impl SubmitError {
+    /// The exception a future (or a map item) refused this way ends with: a broken
+    /// executor's own exception, so `broken_kind()` still tells; any other refusal wrapped.
+    pub(crate) fn into_exception(self) -> Exception {
         match self {
-            SubmitError::Broken(e) => Some(e),
-            SubmitError::NotATask(e) => Some(e),
-            _ => None,
+            SubmitError::Broken(e) => e,
+            other => Exception::new(other),
         }
     }
 }
+
+/// A function (or closure) given where a declared task is needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotATask {
+    /// Its type name: the function's path, or the closure's `{{closure}}` path.
+    pub name: &'static str,
+    /// Declared more than once under this name (two versions of one crate in the build).
+    pub ambiguous: bool,
+}
+
+impl fmt::Display for NotATask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name;
+        if self.ambiguous {
+            write!(
+                f,
+                "`{name}` is declared as a task more than once (two versions of its crate in \
+                 this build?): a call by that name could run either, so it is refused; keep \
+                 one version of the crate"
+            )
+        } else if name.contains("{{closure}}") {
+            write!(
+                f,
+                "`{name}` is a closure, not a declared task: closures cannot cross a process \
+                 boundary; write it as a function inside `concurrent_futures::task! {{ .. }}`, \
+                 or submit the closure to a thread pool with `submit`"
+            )
+        } else if name.starts_with("fn(") || name.starts_with("unsafe fn(") {
+            write!(
+                f,
+                "`{name}` is a function pointer, which names no task: pass the declared \
+                 function itself (`submit_task(is_prime, n)`, not a `fn` variable)"
+            )
+        } else {
+            write!(
+                f,
+                "`{name}` is not declared as a task: write its definition inside \
+                 `concurrent_futures::task! {{ .. }}` at module level"
+            )
+        }
+    }
+}
+
+impl StdError for NotATask {}
 
 #[cfg(test)]
 mod tests {

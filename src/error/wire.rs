@@ -7,8 +7,11 @@
 //! [`Exception::from_record`] rebuilds an exception that prints, names its type and walks its
 //! source chain as the original did; its error is a [`RemoteError`].
 //!
-//! Invariant W1: `Exception::from_record(r).to_record() == r` for every record `r`, so a
-//! record relayed through several hops arrives unchanged.
+//! Invariant W1: `Exception::from_record(r).to_record() == r` for every record `r` that
+//! `to_record` made, so a record relayed through several hops arrives unchanged. A record
+//! from elsewhere is first normalised: the fields its kind does not have (a panic's causes,
+//! an error's location and backtrace, all of a broken executor's but its reason) are
+//! dropped, and a panic's or broken executor's type name is its kind's.
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
@@ -134,12 +137,7 @@ impl Exception {
                 }),
             },
             Repr::Error { error, type_name } => {
-                let mut causes = Vec::new();
-                let mut next = error.source();
-                while let Some(e) = next {
-                    causes.push(display(&e));
-                    next = e.source();
-                }
+                let causes = source_chain(&**error);
                 ExceptionRecord {
                     kind: ExceptionKind::Error,
                     type_name: type_name.to_string(),
@@ -160,8 +158,9 @@ impl Exception {
         }
     }
 
-    /// Rebuilds an exception from its wire form (invariant W1: it records back to the same
-    /// record). An error's value becomes a [`RemoteError`].
+    /// Rebuilds an exception from its wire form (invariant W1: a record `to_record` made
+    /// records back the same; another is normalised). An error's value becomes a
+    /// [`RemoteError`].
     pub fn from_record(record: ExceptionRecord) -> Exception {
         let ExceptionRecord {
             kind,
@@ -201,6 +200,40 @@ impl Exception {
         };
         Exception(Arc::new(repr))
     }
+}
+
+/// The most causes a record keeps; a longer (or cyclic) chain ends with a note.
+const MAX_CAUSES: usize = 64;
+
+/// The `Display` of each error in `error`'s `source()` chain, nearest first. Never unwinds
+/// and always ends: a panicking `source()` or `Display` is recorded as such, and the chain
+/// stops at [`MAX_CAUSES`], which also ends a cyclic one (a `source()` may legally return
+/// `self`; addresses cannot tell, since an error and its first field share one).
+fn source_chain(error: &(dyn StdError + 'static)) -> Vec<String> {
+    type Source<'e> = std::thread::Result<Option<&'e (dyn StdError + 'static)>>;
+    fn source_of<'e>(e: &'e (dyn StdError + 'static)) -> Source<'e> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.source()))
+    }
+    let mut causes = Vec::new();
+    let mut next = source_of(error);
+    loop {
+        let e = match next {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(payload) => {
+                let why = crate::unwind::payload_message(payload);
+                causes.push(format!("<its source() panicked: {why}>"));
+                break;
+            }
+        };
+        if causes.len() == MAX_CAUSES {
+            causes.push(format!("<more causes, not kept past {MAX_CAUSES}>"));
+            break;
+        }
+        causes.push(display(&e));
+        next = source_of(e);
+    }
+    causes
 }
 
 /// An exception serializes as its [`ExceptionRecord`], so `Result<T, Exception>` can cross a
@@ -315,6 +348,69 @@ mod tests {
             assert_eq!(once.to_record(), twice.to_record());
             assert_eq!(twice.to_string(), e.to_string());
         }
+    }
+
+    #[test]
+    fn a_cyclic_a_panicking_and_an_endless_source_chain_all_end() {
+        #[derive(Debug)]
+        struct Loops;
+        impl fmt::Display for Loops {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("loops")
+            }
+        }
+        impl StdError for Loops {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(self)
+            }
+        }
+        let r = Exception::new(Loops).to_record();
+        assert_eq!(r.causes.len(), MAX_CAUSES + 1);
+        assert!(r.causes.last().unwrap().contains("not kept"));
+
+        #[derive(Debug)]
+        struct PanicsInSource;
+        impl fmt::Display for PanicsInSource {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("p")
+            }
+        }
+        impl StdError for PanicsInSource {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                panic!("source exploded")
+            }
+        }
+        let r = Exception::new(PanicsInSource).to_record();
+        assert!(r.causes[0].contains("source exploded"), "{:?}", r.causes);
+
+        /// A chain of `depth` distinct errors.
+        #[derive(Debug)]
+        struct Deep(u32, Option<Box<Deep>>);
+        impl fmt::Display for Deep {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "level {}", self.0)
+            }
+        }
+        impl StdError for Deep {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.1.as_deref().map(|d| d as &(dyn StdError + 'static))
+            }
+        }
+        let deep = (0..200)
+            .rev()
+            .fold(None, |next, i| Some(Box::new(Deep(i, next))));
+        let r = Exception::new(*deep.unwrap()).to_record();
+        assert_eq!(r.causes.len(), MAX_CAUSES + 1);
+        assert!(r.causes.last().unwrap().contains("not kept"));
+    }
+
+    #[test]
+    fn a_foreign_record_is_normalised_then_stable() {
+        let mut r = Exception::msg("x").to_record();
+        r.location = Some("a.rs:1:1".into());
+        let once = Exception::from_record(r).to_record();
+        assert_eq!(once.location, None, "an error has no location");
+        assert_eq!(Exception::from_record(once.clone()).to_record(), once);
     }
 
     #[test]

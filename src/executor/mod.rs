@@ -69,8 +69,8 @@ pub trait Executor {
     /// then the value cannot be moved out of a future, and the map yields a copy made
     /// through the result's serde encoding instead. It never waits for those handles to go.
     ///
-    /// The map keeps its own clone of the executor (a handle), so it borrows nothing but
-    /// its input: `Map<'static, R>` for an owned input, which may outlive this handle.
+    /// The map borrows nothing but its input: `Map<'static, R>` for an owned input, which
+    /// may outlive this handle (a lazy map keeps its own clone of the executor).
     fn map_task<'a, F, A, R, I>(
         &self,
         f: F,
@@ -85,6 +85,8 @@ pub trait Executor {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
+        // Refused by name before anything is pulled, also for an empty input.
+        task::name_of::<F>().map_err(SubmitError::NotATask)?;
         let executor = self.clone_handle();
         Map::start(options, items, f, move |f, item| {
             let fut = executor.submit_task(*f, item)?;
@@ -202,7 +204,7 @@ impl<T> Entry<T> {
             }
         }
         match self {
-            Entry::Refused(e) => Err(Error::Exception(Exception::new(e.clone()))),
+            Entry::Refused(e) => Err(Error::Exception(e.clone().into_exception())),
             Entry::Direct(f) | Entry::Shared(f, _) => on(f, deadline),
         }
     }
@@ -210,7 +212,7 @@ impl<T> Entry<T> {
     /// The value of a task that finished without raising.
     fn take(self) -> Result<T, Error> {
         match self {
-            Entry::Refused(e) => Err(Error::Exception(Exception::new(e))),
+            Entry::Refused(e) => Err(Error::Exception(e.into_exception())),
             Entry::Direct(f) => f.try_into_result().unwrap_or_else(|_| {
                 Err(Error::Exception(Exception::msg(
                     "another handle to a map's future exists, so its value cannot be moved out",
@@ -281,8 +283,10 @@ impl MapOptions {
 
 /// The results of [`Executor::map_task`] (and of the thread pool's closure `map`), in input order.
 ///
-/// It owns a handle to its executor and borrows only its input (`'a`), so it can be made
-/// inside a scope and read after it, as Python's `with` block allows:
+/// It borrows only its input (`'a`), never the executor, so it can be made inside a scope
+/// and read after it, as Python's `with` block allows. An eager map has submitted every
+/// item when `map` returns; a lazy one (`buffersize`) keeps its own executor handle, and so
+/// the pool, until it has submitted the last item.
 ///
 /// ```
 /// use concurrent_futures::ThreadPoolExecutor;
@@ -290,9 +294,16 @@ impl MapOptions {
 /// let squares = {
 ///     let pool = ThreadPoolExecutor::new(2).unwrap();
 ///     pool.map(|x: u64| x * x, 1..=4).unwrap()
-/// }; // the pool handle is gone; the map keeps the pool alive until it is done
+/// }; // the last pool handle went: its drop waited for the four tasks, as Python's `with`
 /// assert_eq!(squares.map(Result::unwrap).collect::<Vec<_>>(), [1, 4, 9, 16]);
 /// ```
+///
+/// `Map` is not `Send`: a lazy map pulls its input on the thread that iterates it, and that
+/// input may hold an `Rc` (Python takes any iterable). Iterate it where it was made.
+///
+/// After a timeout or [`cancel`](Self::cancel), a lazy map pulls no more input: items not
+/// yet pulled are neither run nor reported (an endless input could not be counted), and
+/// [`Error::Timeout`]'s `total` counts the items submitted.
 #[must_use = "results are yielded lazily; once iterated, dropping it cancels what has not started"]
 pub struct Map<'a, T> {
     pending: VecDeque<Entry<T>>,

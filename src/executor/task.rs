@@ -19,6 +19,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::NotATask;
 use crate::sync::OnceLock;
 
 /// A declared task, as the registry holds it. Built by [`task!`](crate::task) only.
@@ -171,17 +172,28 @@ pub fn invoke<A: DeserializeOwned, R: Serialize>(
 }
 
 struct Registry {
-    by_name: HashMap<&'static str, &'static TaskEntry>,
+    /// `None` for a name declared twice: two versions of one crate in the build, whose
+    /// paths `type_name` cannot tell apart. Such a task is refused by name, never guessed.
+    by_name: HashMap<&'static str, Option<&'static TaskEntry>>,
 }
 
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let entries: &'static [TaskEntry] = &TASKS;
-        Registry {
-            by_name: entries.iter().map(|e| ((e.name)(), e)).collect(),
-        }
+    REGISTRY.get_or_init(|| Registry {
+        by_name: index(&TASKS),
     })
+}
+
+/// Entries by name; a name declared twice maps to `None`.
+fn index(entries: &'static [TaskEntry]) -> HashMap<&'static str, Option<&'static TaskEntry>> {
+    let mut by_name = HashMap::new();
+    for e in entries {
+        by_name
+            .entry((e.name)())
+            .and_modify(|slot| *slot = None)
+            .or_insert(Some(e));
+    }
+    by_name
 }
 
 /// The stable name of the declared task `F` (a function item), or an error naming `F` and
@@ -189,8 +201,15 @@ fn registry() -> &'static Registry {
 pub(crate) fn name_of<F>() -> Result<&'static str, NotATask> {
     let name = type_name::<F>();
     match registry().by_name.get(name) {
-        Some(_) => Ok(name),
-        None => Err(NotATask { name }),
+        Some(Some(_)) => Ok(name),
+        Some(None) => Err(NotATask {
+            name,
+            ambiguous: true,
+        }),
+        None => Err(NotATask {
+            name,
+            ambiguous: false,
+        }),
     }
 }
 
@@ -205,42 +224,12 @@ pub(crate) fn names() -> Vec<&'static str> {
 #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's (not in loom builds)
 pub(crate) fn call_by_name(name: &str, arg: &[u8]) -> Result<Vec<u8>, TaskError> {
     match registry().by_name.get(name) {
-        Some(e) => (e.invoke)(arg),
-        None => Err(TaskError::Unknown {
+        Some(Some(e)) => (e.invoke)(arg),
+        Some(None) | None => Err(TaskError::Unknown {
             name: name.to_owned(),
         }),
     }
 }
-
-/// A function (or closure) given where a declared task is needed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotATask {
-    /// Its type name: the function's path, or the closure's `{{closure}}` path.
-    pub name: &'static str,
-}
-
-impl fmt::Display for NotATask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.contains("{{closure}}") {
-            write!(
-                f,
-                "`{}` is a closure, not a declared task: closures cannot cross a process \
-                 boundary; write it as a function inside `concurrent_futures::task! {{ .. }}`, \
-                 or submit the closure to a thread pool with `submit`",
-                self.name
-            )
-        } else {
-            write!(
-                f,
-                "`{}` is not declared as a task: write its definition inside \
-                 `concurrent_futures::task! {{ .. }}` at module level",
-                self.name
-            )
-        }
-    }
-}
-
-impl std::error::Error for NotATask {}
 
 #[cfg(all(test, not(concurrent_futures_loom)))]
 mod tests {
@@ -291,6 +280,37 @@ mod tests {
         assert!(e.to_string().contains("task!"), "{e}");
         let e = name_of_val(&|x: u64| x).unwrap_err();
         assert!(e.to_string().contains("is a closure"), "{e}");
+    }
+
+    #[test]
+    fn a_function_pointer_and_a_name_declared_twice_are_refused_with_the_reason() {
+        let e = name_of_val(&(double as fn(u64) -> u64)).unwrap_err();
+        assert!(e.to_string().contains("function pointer"), "{e}");
+        static TWICE: [TaskEntry; 3] = [
+            TaskEntry {
+                name: || "dup::work",
+                invoke: |_| Ok(vec![1]),
+            },
+            TaskEntry {
+                name: || "dup::work",
+                invoke: |_| Ok(vec![2]),
+            },
+            TaskEntry {
+                name: || "dup::other",
+                invoke: |_| Ok(vec![3]),
+            },
+        ];
+        let by_name = index(&TWICE);
+        assert!(
+            by_name["dup::work"].is_none(),
+            "ambiguous: neither entry is guessed"
+        );
+        assert!(by_name["dup::other"].is_some());
+        let e = NotATask {
+            name: "dup::work",
+            ambiguous: true,
+        };
+        assert!(e.to_string().contains("more than once"), "{e}");
     }
 
     #[test]

@@ -40,7 +40,9 @@
 //!    waiting thread of the same executor running it inline) is the only writer of the slot
 //!    and publishes with one `fetch_add` on a RUNNING word. Consuming the queue entry (a
 //!    pop, a drain at shutdown, a drain of a broken pool) only drops `TASK_REF`, and takes
-//!    the closure only from a task that can no longer run (`future/task.rs`).
+//!    the closure only from a task that can no longer run; a pop that claims the task hands
+//!    `TASK_REF` to the runner's publisher instead, which drops it after the publish,
+//!    possibly on another thread (`future/task.rs`, "Claim, run, publish").
 
 mod awaiting;
 mod callbacks;

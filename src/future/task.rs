@@ -386,7 +386,11 @@ impl<T> Publisher<'_, T> {
     }
 
     /// Lets the publisher leave the runner's thread: the worker's part of the run is over
-    /// (`body_done`), and whoever holds the returned publisher publishes later.
+    /// (`body_done`), and whoever holds the returned publisher publishes later. The job
+    /// should return promptly after it: its thread counts as free from here. A job that
+    /// detaches never runs inline ([`Job::INLINE`]), so a thread of its executor waiting on
+    /// it waits for the publish rather than helping (rule 3 of the thread pool does not
+    /// apply to such executors, whose work is elsewhere).
     ///
     /// # Panics
     /// On an inline run's publisher, which owns no reference to keep the cell alive; only
