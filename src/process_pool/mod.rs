@@ -56,7 +56,7 @@ use serde::de::DeserializeOwned;
 pub use child::init;
 
 use crate::error::{BuildError, Exception, SubmitError};
-use crate::executor::{Executor, Shutdown, task};
+use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown, task};
 use crate::future::Future;
 use crate::future::hooks::NoHooks;
 use crate::future::task::{self as task_cell, Job, Publisher, TaskRef};
@@ -236,6 +236,12 @@ fn finish_single<R: DeserializeOwned>(results: Vec<Outcome>) -> Result<R, Except
         Some(reply) => decode_one(reply),
         None => Err(Exception::msg("a worker answered a call with no result")),
     }
+}
+
+fn finish_chunk<R: DeserializeOwned>(
+    results: Vec<Outcome>,
+) -> Result<Vec<Result<R, Exception>>, Exception> {
+    Ok(results.into_iter().map(decode_one).collect())
 }
 
 impl Pool {
@@ -560,6 +566,50 @@ impl Executor for ProcessPoolExecutor {
             name,
             args: vec![arg],
             finish: finish_single::<R>,
+        })
+    }
+
+    /// Python's `map` on a process pool: `chunksize` items go to a worker as one call (one
+    /// frame each way), and their results are yielded one by one, in order, so a failing
+    /// item does not swallow the good results of its chunk. `buffersize` counts chunks.
+    fn map_task<'a, F, A, R, I>(
+        &self,
+        _f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Map<'a, R>, SubmitError>
+    where
+        Self: Sized + 'a,
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        let name = task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        let pool = self.handle.pool.clone();
+        Map::start_chunked(options, items, move |chunk: Vec<A>| {
+            let n = chunk.len();
+            let mut args = Vec::with_capacity(n);
+            for (i, item) in chunk.iter().enumerate() {
+                match postcard::to_allocvec(item) {
+                    Ok(bytes) => args.push(bytes),
+                    Err(e) => {
+                        // The chunk is one call: it fails whole, each item with this error.
+                        let fut = Future::new();
+                        let _ = fut.set_exception(Exception::msg(format!(
+                            "item {i} of a chunk of task `{name}` could not be encoded: {e}"
+                        )));
+                        return Ok(Entry::Chunk(fut, n));
+                    }
+                }
+            }
+            let fut = pool.submit_encoded(RemoteJob {
+                name,
+                args,
+                finish: finish_chunk::<R>,
+            })?;
+            Ok(Entry::Chunk(fut, n))
         })
     }
 
