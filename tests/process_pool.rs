@@ -209,3 +209,290 @@ fn the_same_program_runs_on_threads_and_on_processes() {
     assert_eq!(primes_among(&threads, candidates.clone()), expected);
     assert_eq!(primes_among(&processes, candidates), expected);
 }
+
+task! {
+    /// Blocks until `path` exists (a barrier other processes can see), then returns its pid.
+    fn wait_for_file(path: String) -> u32 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !std::path::Path::new(&path).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::process::id()
+    }
+}
+
+/// A fresh path for a file barrier; `open` creates it.
+struct Barrier(std::path::PathBuf);
+
+impl Barrier {
+    fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "cf-barrier-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::Instant::now()
+        ));
+        let _ = std::fs::remove_file(&path);
+        Barrier(path)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn open(&self) {
+        std::fs::write(&self.0, b"go").unwrap();
+    }
+}
+
+impl Drop for Barrier {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn test_saturation() {
+    // 15 × max_workers blocked tasks start exactly max_workers processes.
+    let p = pool(2);
+    let gate = Barrier::new("saturation");
+    let futs: Vec<_> = (0..30)
+        .map(|_| p.submit_task(wait_for_file, gate.path()).unwrap())
+        .collect();
+    until("both workers run", || p.worker_pids().len() == 2);
+    assert_eq!(p.processes_started(), 2);
+    // Two running, one more queued in each worker (EXTRA_QUEUED_CALLS): the rest pending.
+    let running = futs.iter().filter(|f| f.running()).count();
+    assert!(running <= 4, "{running} running");
+    gate.open();
+    for f in &futs {
+        f.result_timeout(LONG).unwrap();
+    }
+    assert_eq!(p.processes_started(), 2);
+}
+
+#[test]
+fn a_queued_call_is_cancellable_and_a_dispatched_one_is_running() {
+    let p = pool(1);
+    let gate = Barrier::new("cancel");
+    let futs: Vec<_> = (0..4)
+        .map(|_| p.submit_task(wait_for_file, gate.path()).unwrap())
+        .collect();
+    until("the first call runs", || futs[0].running());
+    // One running and one queued in the worker are RUNNING; the others can be cancelled.
+    assert!(!futs[0].cancel());
+    until("the second is dispatched", || futs[1].running());
+    assert!(!futs[1].cancel());
+    assert!(futs[2].cancel() && futs[3].cancel());
+    gate.open();
+    futs[0].result_timeout(LONG).unwrap();
+    futs[1].result_timeout(LONG).unwrap();
+    assert!(futs[2].cancelled() && futs[3].cancelled());
+}
+
+#[test]
+fn test_max_tasks_per_child() {
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(3)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..4)
+        .map(|_| {
+            *p.submit_task(pid, ())
+                .unwrap()
+                .result_timeout(LONG)
+                .unwrap()
+        })
+        .collect();
+    assert!(pids[0] == pids[1] && pids[1] == pids[2], "{pids:?}");
+    assert_ne!(pids[3], pids[0], "a new worker after three tasks");
+    until("one process at a time", || p.worker_pids().len() <= 1);
+}
+
+#[test]
+fn test_max_tasks_per_child_pending_tasks_gh115634() {
+    for (workers, per_child, tasks) in [(1, 2, 6), (2, 2, 8)] {
+        let p = ProcessPoolExecutor::builder()
+            .max_workers(workers)
+            .max_tasks_per_child(per_child)
+            .build()
+            .unwrap();
+        let futs: Vec<_> = (0..tasks)
+            .map(|i| p.submit_task(square, i).unwrap())
+            .collect();
+        for (i, f) in futs.iter().enumerate() {
+            assert_eq!(*f.result_timeout(LONG).unwrap(), (i * i) as u64);
+        }
+        assert!(p.processes_started() >= (tasks as usize) / per_child);
+    }
+}
+
+#[test]
+fn test_max_tasks_early_shutdown() {
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(3)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let futs: Vec<_> = (0..6u64)
+        .map(|i| p.submit_task(square, i).unwrap())
+        .collect();
+    p.shutdown(true, false);
+    for (i, f) in futs.iter().enumerate() {
+        assert_eq!(*f.result_timeout(LONG).unwrap(), i as u64 * i as u64);
+    }
+}
+
+#[test]
+fn shutdown_without_wait_still_runs_what_was_queued_and_no_worker_outlives_the_pool() {
+    let p = pool(2);
+    let futs: Vec<_> = (0..10u64)
+        .map(|i| p.submit_task(square, i).unwrap())
+        .collect();
+    until("a worker started", || !p.worker_pids().is_empty());
+    let pids = p.worker_pids();
+    p.shutdown(false, false);
+    assert!(p.submit_task(square, 1).is_err(), "refused after shutdown");
+    for (i, f) in futs.iter().enumerate() {
+        assert_eq!(*f.result_timeout(LONG).unwrap(), (i * i) as u64);
+    }
+    drop(p); // waits for the workers, and their readers reap them
+    for pid in pids {
+        assert!(
+            !alive(pid),
+            "worker {pid} outlived its pool (or is a zombie)"
+        );
+    }
+}
+
+#[test]
+fn shutdown_with_cancel_futures_cancels_what_is_queued() {
+    let p = pool(1);
+    let gate = Barrier::new("cancel-futures");
+    let futs: Vec<_> = (0..5)
+        .map(|_| p.submit_task(wait_for_file, gate.path()).unwrap())
+        .collect();
+    until("two calls are with the worker", || futs[1].running());
+    let waiter = std::thread::spawn({
+        let p = p.clone();
+        move || p.shutdown(true, true)
+    });
+    until("the queued ones are cancelled", || {
+        futs[2..].iter().all(|f| f.cancelled())
+    });
+    gate.open();
+    waiter.join().unwrap();
+    assert!(futs[0].result().is_ok() && futs[1].result().is_ok());
+}
+
+task! {
+    fn forever(_unit: ()) -> u8 {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+#[test]
+fn test_force_shutdown_workers() {
+    for kill in [false, true] {
+        let p = pool(2);
+        let stuck = p.submit_task(forever, ()).unwrap();
+        until("the task runs", || {
+            stuck.running() && !p.worker_pids().is_empty()
+        });
+        let pids = p.worker_pids();
+        if kill {
+            p.kill_workers();
+        } else {
+            p.terminate_workers();
+        }
+        let e = stuck.exception_timeout(LONG).unwrap().unwrap();
+        let sig = if kill { "SIGKILL" } else { "SIGTERM" };
+        assert!(e.to_string().contains(sig), "{e}");
+        assert!(e.to_string().contains("forcefully shut down"), "{e}");
+        assert!(matches!(
+            p.submit_task(square, 1),
+            Err(concurrent_futures::SubmitError::Shutdown)
+        ));
+        drop(p);
+        for pid in pids {
+            assert!(!alive(pid), "worker {pid} survived");
+        }
+    }
+    // No worker ever started: nothing to signal, nothing breaks.
+    let idle = pool(1);
+    idle.terminate_workers();
+    assert!(!idle.is_broken());
+}
+
+task! {
+    fn note_init(tag: String) -> () {
+        INIT_TAG.set(tag).unwrap();
+    }
+}
+
+task! {
+    fn init_tag(_unit: ()) -> Option<String> {
+        INIT_TAG.get().cloned()
+    }
+}
+
+task! {
+    fn failing_init(_unit: ()) -> () {
+        panic!("the initializer refuses")
+    }
+}
+
+static INIT_TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[test]
+fn initializers_run_once_per_worker_and_a_failing_one_breaks_the_pool() {
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(note_init, "ready".to_owned())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let tag = p.submit_task(init_tag, ()).unwrap();
+        assert_eq!(tag.result_timeout(LONG).unwrap().as_deref(), Some("ready"));
+    }
+    let bad = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(failing_init, ())
+        .build()
+        .unwrap();
+    let f = bad.submit_task(square, 3).unwrap();
+    let e = f.exception_timeout(LONG).unwrap().unwrap();
+    assert!(e.to_string().contains("the initializer refuses"), "{e}");
+    assert!(bad.is_broken());
+}
+
+#[test]
+fn bad_settings_are_refused_at_build_time() {
+    use concurrent_futures::BuildError;
+    assert!(matches!(
+        ProcessPoolExecutor::new(0),
+        Err(BuildError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        ProcessPoolExecutor::builder()
+            .max_tasks_per_child(0)
+            .build(),
+        Err(BuildError::InvalidArgument(_))
+    ));
+    let e = ProcessPoolExecutor::builder()
+        .initializer(|_: ()| (), ())
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, BuildError::NotATask(_)), "{e}");
+    assert!(
+        ProcessPoolExecutor::builder()
+            .build()
+            .unwrap()
+            .max_workers()
+            >= 1
+    );
+}

@@ -122,6 +122,8 @@ struct State {
     next_key: u64,
     next_call: u64,
     shutdown: bool,
+    /// `terminate_workers` or `kill_workers` was called: the workers' ends are expected.
+    forced: Option<&'static str>,
     broken: Option<String>,
     started: usize,
 }
@@ -129,6 +131,7 @@ struct State {
 /// One worker, as the pool's state holds it.
 struct Slot {
     key: u64,
+    /// Its process id; 0 once its reader saw it end (it may be reaped: never signal it).
     pid: u32,
     /// The handshake succeeded: it may take calls.
     ready: bool,
@@ -252,13 +255,13 @@ impl Pool {
         let mut later = Later::default();
         let fut = {
             let mut st = lock(&self.state);
+            if st.shutdown {
+                return Err(SubmitError::Shutdown);
+            }
             if let Some(reason) = &st.broken {
                 return Err(SubmitError::Broken(Exception::broken_process_pool(
                     reason.clone(),
                 )));
-            }
-            if st.shutdown {
-                return Err(SubmitError::Shutdown);
             }
             let (fut, task) = task_cell::allocate_job(self.id, job);
             st.queue.push_back(task);
@@ -448,6 +451,39 @@ impl Pool {
         later.run();
     }
 
+    /// A worker's reader reached the end of its channel: the process has ended or is
+    /// ending, and will be reaped next, so its pid must not be signalled any more.
+    fn on_eof(&self, key: u64) {
+        let mut st = lock(&self.state);
+        if let Some(w) = st.workers.iter_mut().find(|w| w.key == key) {
+            w.pid = 0;
+        }
+    }
+
+    /// Python 3.14's `terminate_workers` / `kill_workers`: shut down without waiting,
+    /// cancel what is queued, and signal every live worker. Running futures end with
+    /// `BrokenProcessPool` once their workers are seen to end.
+    fn force_shutdown(self: &Arc<Self>, signal: libc::c_int, name: &'static str) {
+        let mut later = Later::default();
+        {
+            let mut st = lock(&self.state);
+            st.shutdown = true;
+            st.forced = Some(name);
+            for task in st.queue.drain(..) {
+                later.end.push((task, None));
+            }
+            for w in &st.workers {
+                if w.pid != 0 {
+                    // SAFETY: kill(2) on a worker this pool started whose reader has not
+                    // reached EOF (`pid != 0`, under the lock), so it is not reaped and the
+                    // pid is still that process's.
+                    unsafe { libc::kill(w.pid as libc::pid_t, signal) };
+                }
+            }
+        }
+        later.run();
+    }
+
     /// A worker's reader saw it end. `failed`: it broke the protocol or its handshake.
     fn on_exit(self: &Arc<Self>, key: u64, how: String, failed: bool) {
         let mut later = Later::default();
@@ -457,6 +493,10 @@ impl Pool {
                 let w = st.workers.swap_remove(i);
                 let told_to = !w.open() && w.inflight.is_empty();
                 if failed || !told_to {
+                    let how = match st.forced {
+                        Some(op) => format!("the pool was forcefully shut down ({op}): {how}"),
+                        None => how,
+                    };
                     st.workers.push(w); // break_pool fails its calls too
                     self.break_pool(&mut st, how, &mut later);
                     st.workers.retain(|w| w.key != key);
@@ -527,6 +567,46 @@ impl ProcessPoolExecutor {
     /// `true` once a worker ended unexpectedly or an initializer failed.
     pub fn is_broken(&self) -> bool {
         lock(&self.handle.pool.state).broken.is_some()
+    }
+
+    /// Python 3.14's `terminate_workers()`: shuts the pool down without waiting, cancels
+    /// every queued task, and sends SIGTERM to every live worker. Tasks that were running
+    /// end with `BrokenProcessPool`; later submits are refused. A no-op for workers never
+    /// started or already gone.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn forever(_unit: ()) -> () {
+    ///         loop {
+    ///             std::thread::park();
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let stuck = pool.submit_task(forever, ()).unwrap();
+    /// while !stuck.running() {
+    ///     std::thread::yield_now();
+    /// }
+    /// pool.terminate_workers();
+    /// let e = stuck.exception().unwrap().unwrap();
+    /// assert!(e.to_string().contains("SIGTERM"), "{e}");
+    /// assert!(pool.submit_task(forever, ()).is_err());
+    /// ```
+    pub fn terminate_workers(&self) {
+        self.handle
+            .pool
+            .force_shutdown(libc::SIGTERM, "terminate_workers");
+    }
+
+    /// Python 3.14's `kill_workers()`: as [`terminate_workers`](Self::terminate_workers),
+    /// with SIGKILL, which a worker cannot catch or ignore.
+    pub fn kill_workers(&self) {
+        self.handle
+            .pool
+            .force_shutdown(libc::SIGKILL, "kill_workers");
     }
 }
 

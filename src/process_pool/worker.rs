@@ -98,10 +98,19 @@ fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut child: Ch
                     return Err("a worker said hello twice".to_owned());
                 }
                 Ok(None) => return Ok(()),
+                // A worker that died with our frames unread resets the connection: that
+                // is its end, which its exit status describes.
+                Err(super::protocol::FrameError::Io(e))
+                    if e.kind() == std::io::ErrorKind::ConnectionReset =>
+                {
+                    return Ok(());
+                }
                 Err(e) => return Err(format!("worker pid {}: {e}", child.id())),
             }
         }
     });
+    // From here the pid may be reaped: the pool must not signal it any more.
+    pool.on_eof(key);
     if failure.is_err() {
         // A worker that broke the protocol may still run: end it before reaping it.
         let _ = child.kill();

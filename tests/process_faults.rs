@@ -1,0 +1,256 @@
+//! The process pool's failure matrix (issue #10; CPython's `test_deadlock.py` classes,
+//! re-expressed): each case ends every future, and none hangs.
+
+#![cfg(all(unix, not(concurrent_futures_loom)))]
+
+mod common;
+
+use common::*;
+use concurrent_futures::{Executor, ProcessPoolExecutor, SubmitError, task};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn pool(n: usize) -> ProcessPoolExecutor {
+    ProcessPoolExecutor::new(n).unwrap()
+}
+
+task! {
+    fn square(x: u64) -> u64 {
+        x * x
+    }
+}
+
+/// Fails to encode.
+struct NoEncode;
+impl Serialize for NoEncode {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("NoEncode refuses"))
+    }
+}
+impl<'de> Deserialize<'de> for NoEncode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d).map(|()| NoEncode)
+    }
+}
+
+/// Encodes, but never decodes.
+struct NoDecode;
+impl Serialize for NoDecode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+impl<'de> Deserialize<'de> for NoDecode {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("NoDecode refuses"))
+    }
+}
+
+/// Set in this (the parent) process only: workers start with it false.
+static IN_PARENT: AtomicBool = AtomicBool::new(false);
+
+/// Decodes in a worker, not in the parent.
+struct ParentCannotDecode;
+impl Serialize for ParentCannotDecode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+impl<'de> Deserialize<'de> for ParentCannotDecode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d)?;
+        if IN_PARENT.load(Ordering::SeqCst) {
+            Err(serde::de::Error::custom("the parent refuses"))
+        } else {
+            Ok(ParentCannotDecode)
+        }
+    }
+}
+
+task! {
+    fn takes_no_encode(_x: NoEncode) -> u8 {
+        1
+    }
+}
+
+task! {
+    fn takes_no_decode(_x: NoDecode) -> u8 {
+        1
+    }
+}
+
+task! {
+    fn returns_no_encode(_unit: ()) -> NoEncode {
+        NoEncode
+    }
+}
+
+task! {
+    fn returns_parent_cannot_decode(_unit: ()) -> ParentCannotDecode {
+        ParentCannotDecode
+    }
+}
+
+task! {
+    fn raise_signal(sig: i32) -> u8 {
+        // SAFETY: raise(3) on this (worker) process; the test wants it to die of `sig`.
+        unsafe { libc::raise(sig) };
+        0
+    }
+}
+
+task! {
+    fn abort_after_ms(ms: u64) -> u8 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        std::process::abort()
+    }
+}
+
+task! {
+    fn echo(bytes: Vec<u8>) -> Vec<u8> {
+        bytes
+    }
+}
+
+fn message(f: &concurrent_futures::Future<impl Sized>) -> String {
+    f.exception_timeout(LONG)
+        .expect("it ended")
+        .expect("it failed")
+        .to_string()
+}
+
+#[test]
+fn argument_and_result_encoding_failures_fail_that_future_and_the_pool_lives_on() {
+    IN_PARENT.store(true, Ordering::SeqCst);
+    let p = pool(1);
+    let f = p.submit_task(takes_no_encode, NoEncode).unwrap();
+    assert!(
+        message(&f).contains("could not be encoded"),
+        "{}",
+        message(&f)
+    );
+    let f = p.submit_task(takes_no_decode, NoDecode).unwrap();
+    assert!(
+        message(&f).contains("could not be decoded"),
+        "{}",
+        message(&f)
+    );
+    let f = p.submit_task(returns_no_encode, ()).unwrap();
+    assert!(message(&f).contains("result of task"), "{}", message(&f));
+    let f = p.submit_task(returns_parent_cannot_decode, ()).unwrap();
+    assert!(
+        message(&f).contains("could not be decoded here"),
+        "{}",
+        message(&f)
+    );
+    assert!(!p.is_broken());
+    assert_eq!(
+        *p.submit_task(square, 7)
+            .unwrap()
+            .result_timeout(LONG)
+            .unwrap(),
+        49
+    );
+    assert_eq!(p.processes_started(), 1, "no worker died");
+}
+
+#[test]
+fn a_worker_killed_by_a_signal_breaks_the_pool_naming_it() {
+    for (sig, name) in [(libc::SIGKILL, "SIGKILL"), (libc::SIGSEGV, "SIGSEGV")] {
+        let p = pool(2);
+        let f = p.submit_task(raise_signal, sig).unwrap();
+        let m = message(&f);
+        assert!(m.contains("BrokenProcessPool"), "{m}");
+        assert!(
+            m.contains(&format!("terminated by signal {sig} ({name})")),
+            "{m}"
+        );
+        match p.submit_task(square, 1) {
+            Err(SubmitError::Broken(e)) => assert!(e.to_string().contains(name), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_crash_while_megabyte_arguments_sit_in_the_pipe_breaks_the_pool_without_a_hang() {
+    // gh-94777.
+    let p = pool(1);
+    let crash = p.submit_task(abort_after_ms, 50).unwrap();
+    // The first big call is queued to the busy worker (in the pipe), the rest wait here;
+    // a submit after the crash is refused. Either way each ends as BrokenProcessPool.
+    for _ in 0..4 {
+        match p.submit_task(echo, vec![7u8; 4 << 20]) {
+            Ok(f) => assert!(message(&f).contains("BrokenProcessPool")),
+            Err(SubmitError::Broken(e)) => assert!(e.to_string().contains("signal 6"), "{e}"),
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(message(&crash).contains("signal 6"));
+}
+
+#[test]
+fn megabyte_arguments_and_results_in_both_directions_do_not_deadlock() {
+    let p = pool(2);
+    // A megabyte each way is several times what a socket buffers, so both directions fill.
+    let futs: Vec<_> = (0..4u8)
+        .map(|i| p.submit_task(echo, vec![i; 1 << 20]).unwrap())
+        .collect();
+    for (i, f) in futs.iter().enumerate() {
+        let v = f.result_timeout(LONG).unwrap();
+        assert_eq!(v.len(), 1 << 20);
+        assert!(v.iter().all(|&b| b == i as u8));
+    }
+}
+
+#[test]
+fn a_worker_that_crashes_after_shutdown_wait_began_ends_its_future_and_shutdown_returns() {
+    let p = pool(1);
+    let crash = p.submit_task(abort_after_ms, 100).unwrap();
+    let waiter = std::thread::spawn({
+        let p = p.clone();
+        move || p.shutdown(true, false)
+    });
+    waiter.join().unwrap(); // returns: the broken pool has no worker left to wait for
+    assert!(message(&crash).contains("BrokenProcessPool"));
+}
+
+#[test]
+fn a_hundred_quick_submits_all_finish() {
+    // gh-105829: many submits while the pool is busy starting workers.
+    let p = pool(2);
+    let futs: Vec<_> = (0..100u64)
+        .map(|i| p.submit_task(square, i).unwrap())
+        .collect();
+    for (i, f) in futs.iter().enumerate() {
+        assert_eq!(*f.result_timeout(LONG).unwrap(), (i * i) as u64);
+    }
+}
+
+#[test]
+fn a_worker_executable_that_is_not_a_worker_breaks_the_pool_with_a_clear_error() {
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .worker_executable("/bin/true")
+        .build()
+        .unwrap();
+    let f = p.submit_task(square, 2).unwrap();
+    let m = message(&f);
+    assert!(m.contains("ended before its handshake"), "{m}");
+    assert!(m.contains("process_worker_init"), "{m}");
+}
+
+#[test]
+fn a_worker_executable_that_cannot_start_breaks_the_pool_with_the_os_error() {
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .worker_executable("/nonexistent/worker")
+        .build()
+        .unwrap();
+    let f = p.submit_task(square, 2).unwrap();
+    let m = message(&f);
+    assert!(
+        m.contains("could not be started from /nonexistent/worker"),
+        "{m}"
+    );
+}
