@@ -93,8 +93,12 @@ task! {
 
 task! {
     fn raise_signal(sig: i32) -> u8 {
-        // SAFETY: raise(3) on this (worker) process; the test wants it to die of `sig`.
-        unsafe { libc::raise(sig) };
+        // SAFETY: signal(2) and raise(3) on this (worker) process, which the test wants dead
+        // of `sig`; the default action first, since a sanitizer may have a handler there.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
         0
     }
 }
