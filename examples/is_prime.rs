@@ -1,35 +1,14 @@
-//! Python's `ProcessPoolExecutor` example: `map(is_prime, PRIMES)`, written once against
-//! the `Executor` trait with `is_prime` declared as a named task, and run here on the thread
-//! pool. Moving it to worker processes changes only the constructor in `main`.
+//! Python's `ProcessPoolExecutor` example, `map(is_prime, PRIMES)`, written once against the
+//! `Executor` trait and run on worker processes or on threads: switching is the constructor
+//! in `main`, as Python promises.
 //!
-//! Run: `cargo run --release --example is_prime`
+//! Run: `cargo run --release --example is_prime` (processes), or
+//! `cargo run --release --example is_prime -- threads`.
 
-use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor, task};
+mod primes;
 
-const PRIMES: [u64; 6] = [
-    112272535095293,
-    112582705942171,
-    112272535095293,
-    115280095190773,
-    115797848077099,
-    1099726899285419,
-];
-
-task! {
-    fn is_prime(n: u64) -> bool {
-        if n < 2 {
-            return false;
-        }
-        if n == 2 {
-            return true;
-        }
-        if n % 2 == 0 {
-            return false;
-        }
-        let sqrt_n = (n as f64).sqrt().floor() as u64;
-        (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
-    }
-}
+use concurrent_futures::{Executor, MapOptions, ProcessPoolExecutor, ThreadPoolExecutor};
+use primes::{PRIMES, is_prime};
 
 /// The seeds' program, for any executor.
 fn report(executor: &impl Executor) {
@@ -42,5 +21,12 @@ fn report(executor: &impl Executor) {
 }
 
 fn main() {
-    report(&ThreadPoolExecutor::default());
+    match std::env::args().nth(1).as_deref() {
+        Some("threads") => report(&ThreadPoolExecutor::default()),
+        None | Some("processes") => report(&ProcessPoolExecutor::builder().build().unwrap()),
+        Some(other) => {
+            eprintln!("usage: is_prime [threads|processes], not {other:?}");
+            std::process::exit(2);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use crate::contenders::cpython;
 use crate::results::Results;
 use crate::settings::Settings;
-use crate::workloads::{floor, w1, w2, w3, w4, w5, w6};
+use crate::workloads::{floor, process, w1, w2, w3, w4, w5, w6};
 
 /// What a run gathered: the figures and the notes for under the table.
 pub struct Run {
@@ -22,7 +22,7 @@ pub fn run(s: &Settings) -> Run {
     let mut notes = Vec::new();
     let mut python = s.python;
 
-    let steps_per_rep = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "floor"]
+    let steps_per_rep = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "P", "floor"]
         .iter()
         .filter(|x| s.runs(x))
         .count()
@@ -54,6 +54,7 @@ pub fn run(s: &Settings) -> Run {
         step("W6b", "W6b FirstCompleted drain loop", &mut |r| {
             w6::rep_drain(s, r)
         });
+        step("P", "P our process pool", &mut |r| process::rep_p(s, r));
         step("floor", "the machine's floor", &mut floor::rep);
         if python {
             bar.set_message(format!("rep {}/{}: CPython", rep + 1, s.reps));

@@ -2,6 +2,7 @@
 //! `rep` that runs it once for every selected contender and adds the rows.
 
 pub mod floor;
+pub mod process;
 pub mod w1;
 pub mod w2;
 pub mod w3;

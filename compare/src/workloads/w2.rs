@@ -56,4 +56,5 @@ pub fn rep(s: &Settings, r: &mut Results) {
     if s.wants(ThreadPerTask::NAME) {
         add(ThreadPerTask::NAME, w2::<ThreadPerTask>(w, trips / 4));
     }
+    crate::workloads::process::rep_w2(s, r);
 }

@@ -68,4 +68,5 @@ pub fn rep(s: &Settings, items: &[u64], r: &mut Results) {
             w4::<C>(w, items, chunk, ideal)
         ));
     }
+    crate::workloads::process::rep_w4(s, items, ideal, r);
 }
