@@ -12,7 +12,12 @@ use std::time::Instant;
 
 fn main() {
     // PRIMES × 64, as the harness's W4 with --full.
-    let inputs: Vec<u64> = PRIMES.iter().copied().cycle().take(PRIMES.len() * 64).collect();
+    let inputs: Vec<u64> = PRIMES
+        .iter()
+        .copied()
+        .cycle()
+        .take(PRIMES.len() * 64)
+        .collect();
     let threads = ThreadPoolExecutor::default();
     let expected: Vec<bool> = threads
         .map_task(is_prime, inputs.clone(), MapOptions::default())
@@ -23,7 +28,11 @@ fn main() {
     for chunksize in [1, 8] {
         let t = Instant::now();
         let got: Vec<bool> = pool
-            .map_task(is_prime, inputs.clone(), MapOptions::default().chunksize(chunksize))
+            .map_task(
+                is_prime,
+                inputs.clone(),
+                MapOptions::default().chunksize(chunksize),
+            )
             .unwrap()
             .map(Result::unwrap)
             .collect();

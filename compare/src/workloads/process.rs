@@ -60,7 +60,13 @@ pub fn rep_w2(s: &Settings, r: &mut Results) {
     lat.sort();
     r.add("W2", "round trip p50", "µs", NAME, percentile(&lat, 0.5));
     r.add("W2", "round trip p99", "µs", NAME, percentile(&lat, 0.99));
-    r.add("W2", "round trip p99.9", "µs", NAME, percentile(&lat, 0.999));
+    r.add(
+        "W2",
+        "round trip p99.9",
+        "µs",
+        NAME,
+        percentile(&lat, 0.999),
+    );
     // The workers' CPU is not this process's: the figure counts the parent only.
     r.add(
         "W2",
@@ -82,7 +88,11 @@ pub fn rep_w4(s: &Settings, items: &[u64], ideal: f64, r: &mut Results) {
         let what = format!("map(is_prime) × {}, chunksize {chunk}", items.len());
         let t = Instant::now();
         let got: Vec<bool> = pool
-            .map_task(is_prime, items.to_vec(), MapOptions::default().chunksize(chunk))
+            .map_task(
+                is_prime,
+                items.to_vec(),
+                MapOptions::default().chunksize(chunk),
+            )
             .unwrap()
             .map(Result::unwrap)
             .collect();
