@@ -496,3 +496,109 @@ fn bad_settings_are_refused_at_build_time() {
             >= 1
     );
 }
+
+task! {
+    fn marker_is_gone(_unit: ()) -> bool {
+        std::env::var_os("CONCURRENT_FUTURES_PROCESS_WORKER").is_none()
+    }
+}
+
+#[test]
+fn a_worker_s_environment_has_no_marker_so_its_children_are_not_workers() {
+    // The recursion guard (child.rs, C1).
+    let p = pool(1);
+    assert!(
+        *p.submit_task(marker_is_gone, ())
+            .unwrap()
+            .result_timeout(LONG)
+            .unwrap()
+    );
+}
+
+#[test]
+fn test_idle_process_reuse_multiple() {
+    let p = pool(4);
+    p.submit_task(square, 1)
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    let fire_and_forget: Vec<_> = (0..3).map(|i| p.submit_task(square, i).unwrap()).collect();
+    p.submit_task(square, 2)
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    for f in fire_and_forget {
+        f.result_timeout(LONG).unwrap();
+    }
+    assert!(p.processes_started() <= 3, "{}", p.processes_started());
+}
+
+#[test]
+fn test_shutdown_no_wait_max_tasks_gh119592() {
+    // max_tasks_per_child = 1, three tasks, shutdown(wait = false) while the first runs:
+    // replacements still start, and every task runs.
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let gate = Barrier::new("gh119592");
+    let first = p.submit_task(wait_for_file, gate.path()).unwrap();
+    let rest: Vec<_> = (0..2u64)
+        .map(|i| p.submit_task(square, i + 2).unwrap())
+        .collect();
+    until("the first task runs", || first.running());
+    p.shutdown(false, false);
+    gate.open();
+    first.result_timeout(LONG).unwrap();
+    assert_eq!(*rest[0].result_timeout(LONG).unwrap(), 4);
+    assert_eq!(*rest[1].result_timeout(LONG).unwrap(), 9);
+    assert_eq!(p.processes_started(), 3);
+}
+
+/// Run by `workers_exit_when_their_parent_dies` as a child process: builds a pool, starts a
+/// task that never ends, prints the worker's pid, and waits to be killed.
+#[test]
+#[ignore = "a helper process of workers_exit_when_their_parent_dies"]
+fn helper_parent_that_will_be_killed() {
+    if std::env::var_os("CF_HELPER_PARENT").is_none() {
+        return;
+    }
+    let p = pool(1);
+    let stuck = p.submit_task(forever, ()).unwrap();
+    until("the worker runs the task", || {
+        stuck.running() && !p.worker_pids().is_empty()
+    });
+    println!("WORKER {}", p.worker_pids()[0]);
+    loop {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn workers_exit_when_their_parent_dies() {
+    use std::io::BufRead;
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_parent_that_will_be_killed",
+            "--nocapture",
+        ])
+        .env("CF_HELPER_PARENT", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(parent.stdout.take().unwrap());
+    let worker: u32 = out
+        .lines()
+        .map(Result::unwrap)
+        .find_map(|l| l.strip_prefix("WORKER ").map(|p| p.parse().unwrap()))
+        .expect("the helper printed its worker's pid");
+    assert!(alive(worker));
+    parent.kill().unwrap(); // SIGKILL: nothing of the parent's runs
+    parent.wait().unwrap();
+    // The worker sees EOF on its channel and exits (C2), even mid-task. Its own parent is
+    // gone, so init reaps it; /proc/<pid> disappears.
+    until("the orphaned worker exits", || !alive(worker));
+}
