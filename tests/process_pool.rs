@@ -108,7 +108,7 @@ fn a_worker_that_aborts_breaks_the_pool_naming_its_signal() {
 }
 
 #[test]
-fn idle_workers_are_reused() {
+fn test_idle_process_reuse_one() {
     let p = pool(4);
     for i in 0..3 {
         assert_eq!(
@@ -517,17 +517,24 @@ fn a_worker_s_environment_has_no_marker_so_its_children_are_not_workers() {
 
 #[test]
 fn test_idle_process_reuse_multiple() {
+    // CPython's sequence: waited, fire-and-forget, waited, fire-and-forget, waited, one more.
     let p = pool(4);
+    p.submit_task(square, 12)
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    let a = p.submit_task(square, 33).unwrap();
+    p.submit_task(square, 25)
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    let b = p.submit_task(square, 18).unwrap();
     p.submit_task(square, 1)
         .unwrap()
         .result_timeout(LONG)
         .unwrap();
-    let fire_and_forget: Vec<_> = (0..3).map(|i| p.submit_task(square, i).unwrap()).collect();
-    p.submit_task(square, 2)
-        .unwrap()
-        .result_timeout(LONG)
-        .unwrap();
-    for f in fire_and_forget {
+    let c = p.submit_task(square, 0).unwrap();
+    for f in [a, b, c] {
         f.result_timeout(LONG).unwrap();
     }
     assert!(p.processes_started() <= 3, "{}", p.processes_started());
@@ -601,4 +608,138 @@ fn workers_exit_when_their_parent_dies() {
     // The worker sees EOF on its channel and exits (C2), even mid-task. Its own parent is
     // gone, so init reaps it; /proc/<pid> disappears.
     until("the orphaned worker exits", || !alive(worker));
+}
+
+#[test]
+fn test_map_chunksize() {
+    use concurrent_futures::MapOptions;
+    let p = pool(2);
+    let items: Vec<u64> = (0..100).collect();
+    for chunk in [6, 50, 40] {
+        let got: Vec<u64> = p
+            .map_task(
+                square,
+                items.clone(),
+                MapOptions::default().chunksize(chunk),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, items.iter().map(|x| x * x).collect::<Vec<_>>());
+    }
+    assert!(
+        p.map_task(square, items, MapOptions::default().chunksize(0))
+            .is_err()
+    );
+}
+
+/// An argument that leaves a file behind when it is dropped, wherever that is.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DropsAFile(String);
+
+/// Set in this test process only; a worker is a fresh process, where it is false.
+static IN_PARENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Drop for DropsAFile {
+    fn drop(&mut self) {
+        if !IN_PARENT.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = std::fs::write(&self.0, b"dropped");
+        }
+    }
+}
+
+task! {
+    fn takes_drops_a_file(_x: DropsAFile) -> u32 {
+        std::process::id()
+    }
+}
+
+#[test]
+fn test_ressources_gced_in_workers() {
+    // The argument is released in the worker right after its task, before the reply.
+    IN_PARENT.store(true, std::sync::atomic::Ordering::SeqCst);
+    let p = pool(1);
+    let mark = Barrier::new("gced");
+    let arg = DropsAFile(mark.path());
+    let f = p.submit_task(takes_drops_a_file, arg).unwrap(); // the parent's copy drops here…
+    f.result_timeout(LONG).unwrap();
+    // …but only a worker writes the file.
+    assert!(mark.0.exists(), "the worker dropped the argument");
+}
+
+#[test]
+fn test_processes_terminate() {
+    let p = pool(5);
+    let gate = Barrier::new("terminate");
+    let futs: Vec<_> = (0..3)
+        .map(|_| p.submit_task(wait_for_file, gate.path()).unwrap())
+        .collect();
+    until("three workers run", || p.worker_pids().len() == 3);
+    let pids = p.worker_pids();
+    gate.open();
+    drop(p);
+    for f in futs {
+        f.result_timeout(LONG).unwrap();
+    }
+    for pid in pids {
+        assert!(!alive(pid));
+    }
+}
+
+task! {
+    fn one_or_fail(x: u32) -> u32 {
+        if x == 1 {
+            panic!("fails")
+        }
+        1
+    }
+}
+
+#[test]
+fn test_shutdown_gh_132969_case() {
+    use concurrent_futures::MapOptions;
+    for workers in [2, 4] {
+        let p = ProcessPoolExecutor::builder()
+            .max_workers(workers)
+            .max_tasks_per_child(1)
+            .build()
+            .unwrap();
+        let mut sum = 0;
+        for r in p
+            .map_task(one_or_fail, vec![0u32, 1, 2], MapOptions::default())
+            .unwrap()
+        {
+            match r {
+                Ok(v) => sum += v,
+                Err(_) => break,
+            }
+        }
+        p.shutdown(false, false);
+        assert_eq!(sum, 1);
+    }
+}
+
+task! {
+    fn exits_after_ms(ms: u64) -> u8 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        std::process::exit(7)
+    }
+}
+
+#[test]
+fn one_worker_s_death_fails_a_healthy_task_running_in_another() {
+    // CPython 115: every pending future, the healthy one included, ends BrokenProcessPool.
+    let p = pool(2);
+    let gate = Barrier::new("healthy");
+    let healthy = p.submit_task(wait_for_file, gate.path()).unwrap();
+    until("the healthy task runs", || healthy.running());
+    let dying = p.submit_task(exits_after_ms, 20).unwrap();
+    let e = dying.exception_timeout(LONG).unwrap().unwrap();
+    assert!(e.to_string().contains("exited with code 7"), "{e}");
+    let h = healthy.exception_timeout(LONG).unwrap().unwrap();
+    assert!(h.to_string().contains("BrokenProcessPool"), "{h}");
+    gate.open();
+    // Already broken: a forced shutdown does not panic and signals no one.
+    p.terminate_workers();
+    p.kill_workers();
 }
