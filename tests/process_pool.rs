@@ -743,3 +743,32 @@ fn one_worker_s_death_fails_a_healthy_task_running_in_another() {
     p.terminate_workers();
     p.kill_workers();
 }
+
+#[test]
+fn a_worker_of_another_build_is_refused_by_the_handshake() {
+    // Another test binary of this crate: it has the worker hook, but its task registry
+    // (the tasks its own tests declare) differs, so its digest does.
+    let me = std::env::current_exe().unwrap();
+    let other = std::fs::read_dir(me.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("process_faults-") && p.extension().is_none()
+        })
+        .expect(
+            "the process_faults test binary beside this one: run the whole suite (`cargo test`)",
+        );
+    let p = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .worker_executable(other)
+        .build()
+        .unwrap();
+    let e = p
+        .submit_task(square, 3)
+        .unwrap()
+        .exception_timeout(LONG)
+        .unwrap()
+        .unwrap();
+    assert!(e.to_string().contains("different task registry"), "{e}");
+}
