@@ -258,3 +258,97 @@ fn a_worker_executable_that_cannot_start_breaks_the_pool_with_the_os_error() {
         "{m}"
     );
 }
+
+/// Decodes in a worker; its decoder panics in the parent.
+struct ParentDecodePanics;
+impl Serialize for ParentDecodePanics {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+impl<'de> Deserialize<'de> for ParentDecodePanics {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d)?;
+        if IN_PARENT.load(Ordering::SeqCst) {
+            panic!("the parent's decoder panics")
+        }
+        Ok(ParentDecodePanics)
+    }
+}
+
+task! {
+    fn returns_parent_decode_panics(_unit: ()) -> ParentDecodePanics {
+        ParentDecodePanics
+    }
+}
+
+#[test]
+fn a_result_whose_decoder_panics_in_the_parent_is_that_future_s_exception() {
+    IN_PARENT.store(true, Ordering::SeqCst);
+    let p = pool(1);
+    let f = p.submit_task(returns_parent_decode_panics, ()).unwrap();
+    let e = f.exception_timeout(LONG).unwrap().expect("it failed");
+    assert_eq!(e.panic_message(), Some("the parent's decoder panics"));
+    // The reader thread lives on: the next call is answered.
+    assert_eq!(
+        *p.submit_task(square, 4)
+            .unwrap()
+            .result_timeout(LONG)
+            .unwrap(),
+        16
+    );
+    drop(p); // and shutdown does not hang
+}
+
+task! {
+    fn waits_for_file_then(path: String) -> u8 {
+        while !std::path::Path::new(&path).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        0
+    }
+}
+
+#[test]
+fn a_callback_of_a_broken_future_may_wait_on_another_of_the_same_break() {
+    // Every future of a break is settled before any callback runs. Two workers: one runs
+    // a task that never ends, the other dies; a third call waits (queued or queued behind).
+    let p = pool(2);
+    let never = std::env::temp_dir().join(format!("cf-never-{}", std::process::id()));
+    let never = never.display().to_string();
+    let running = p.submit_task(waits_for_file_then, never.clone()).unwrap();
+    until("the first runs", || running.running());
+    let dying = p.submit_task(abort_after_ms, 200).unwrap();
+    let waiting = p.submit_task(waits_for_file_then, never).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other = waiting.clone();
+    running.add_done_callback(move |_| {
+        // Would wait forever if `waiting` were still pending when this runs.
+        let _ = tx.send(other.exception().map(|e| e.is_some()));
+    });
+    assert!(message(&dying).contains("signal 6"));
+    assert!(matches!(rx.recv_timeout(LONG).unwrap(), Ok(true)));
+}
+
+task! {
+    fn writes_to_a_closed_pipe(_unit: ()) -> String {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills the two descriptors; both are closed below.
+        unsafe { libc::pipe(fds.as_mut_ptr()) };
+        // SAFETY: closing the read end we own.
+        unsafe { libc::close(fds[0]) };
+        // SAFETY: write(2) of one byte from a live buffer to the write end we own.
+        let n = unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
+        let err = std::io::Error::last_os_error();
+        // SAFETY: closing the write end we own.
+        unsafe { libc::close(fds[1]) };
+        format!("{n} {:?}", err.kind())
+    }
+}
+
+#[test]
+fn a_task_writing_to_a_closed_pipe_gets_an_error_not_a_signal() {
+    let p = pool(1);
+    let got = p.submit_task(writes_to_a_closed_pipe, ()).unwrap();
+    assert_eq!(got.result_timeout(LONG).unwrap(), "-1 BrokenPipe");
+}

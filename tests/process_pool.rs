@@ -498,20 +498,34 @@ fn bad_settings_are_refused_at_build_time() {
 }
 
 task! {
-    fn marker_is_gone(_unit: ()) -> bool {
-        std::env::var_os("CONCURRENT_FUTURES_PROCESS_WORKER").is_none()
+    /// Starts this test binary again from inside a worker, as a task might start its own
+    /// program: `--list` makes libtest print the tests and exit.
+    fn starts_itself(_unit: ()) -> (bool, bool, String) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .output()
+            .unwrap();
+        let marker = std::env::var_os("CONCURRENT_FUTURES_PROCESS_WORKER").is_some();
+        (marker, out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
 #[test]
-fn a_worker_s_environment_has_no_marker_so_its_children_are_not_workers() {
-    // The recursion guard (child.rs, C1).
+fn a_program_a_task_starts_is_no_worker() {
+    // The recursion guard (child.rs, C1): the child inherits the marker but not fd 3, so it
+    // runs as itself (here: libtest listing the tests) instead of serving.
     let p = pool(1);
+    let (marker, ok, listing) = p
+        .submit_task(starts_itself, ())
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap()
+        .clone();
+    assert!(marker, "the worker's environment still has the marker");
+    assert!(ok, "the program ran and exited cleanly");
     assert!(
-        *p.submit_task(marker_is_gone, ())
-            .unwrap()
-            .result_timeout(LONG)
-            .unwrap()
+        listing.contains("a_program_a_task_starts_is_no_worker"),
+        "{listing}"
     );
 }
 
@@ -771,4 +785,20 @@ fn a_worker_of_another_build_is_refused_by_the_handshake() {
         .unwrap()
         .unwrap();
     assert!(e.to_string().contains("different task registry"), "{e}");
+}
+
+#[test]
+fn a_lazy_map_keeps_its_pool_open_after_the_last_handle_is_dropped() {
+    use concurrent_futures::MapOptions;
+    let lazy = {
+        let p = pool(2);
+        p.map_task(
+            square,
+            0..30u64,
+            MapOptions::default().chunksize(3).buffersize(1),
+        )
+        .unwrap()
+    };
+    let got: Vec<u64> = lazy.map(Result::unwrap).collect();
+    assert_eq!(got, (0..30u64).map(|x| x * x).collect::<Vec<_>>());
 }

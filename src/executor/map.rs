@@ -38,6 +38,7 @@ pub(crate) enum Entry<T> {
     Shared(Future<T>, fn(&T) -> Result<T, Exception>),
     /// A chunk of this many items sent as one call (a process pool's `chunksize`): one
     /// result per item, so a failing item does not swallow its chunk's good results.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
     Chunk(Future<Vec<Result<T, Exception>>>, usize),
 }
 
@@ -128,7 +129,7 @@ impl<T> Entry<T> {
     }
 }
 
-/// Options of [`Executor::map_task`] and of the thread pool's closure `map_with`.
+/// Options of [`Executor::map_task`](crate::Executor::map_task) and of the thread pool's closure `map_with`.
 ///
 /// ```
 /// use concurrent_futures::MapOptions;
@@ -154,9 +155,9 @@ impl MapOptions {
     }
 
     /// Items per task, for executors that send tasks to other processes, where batching
-    /// saves a round trip per item (Python's `ProcessPoolExecutor`; this crate has no such
-    /// executor yet). Checked by every executor (zero is an error); the thread pool submits
-    /// one item per task, as Python's does.
+    /// saves a round trip per item (the process pool sends each chunk as one call and
+    /// yields its results one by one). Checked by every executor (zero is an error); the
+    /// thread pool submits one item per task, as Python's does.
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = Some(n);
         self
@@ -181,7 +182,7 @@ impl MapOptions {
     }
 }
 
-/// The results of [`Executor::map_task`] (and of the thread pool's closure `map`), in input order.
+/// The results of [`Executor::map_task`](crate::Executor::map_task) (and of the thread pool's closure `map`), in input order.
 ///
 /// It borrows only its input (`'a`), never the executor, so it can be made inside a scope
 /// and read after it, as Python's `with` block allows. An eager map has submitted every
@@ -255,6 +256,7 @@ impl<'a, T> Map<'a, T> {
 
     /// As [`start`](Self::start), but `chunksize` items (the last chunk fewer) go to each
     /// submit, whose entry yields one result per item; `buffersize` counts chunks.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
     pub(crate) fn start_chunked<A, I>(
         options: MapOptions,
         items: I,
@@ -323,7 +325,12 @@ impl<'a, T> Map<'a, T> {
     /// assert!(it.next().is_none()); // a cancelled map ends
     /// ```
     pub fn cancel(&mut self) -> usize {
-        let n = self.pending.iter().filter(|e| e.cancel()).count();
+        let n = self
+            .pending
+            .iter()
+            .filter(|e| e.cancel())
+            .map(Entry::items)
+            .sum();
         self.cancel_rest();
         n
     }

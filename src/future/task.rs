@@ -376,7 +376,7 @@ unsafe fn uncounted_handle<T>(header: NonNull<Header>) -> ManuallyDrop<Future<T>
     })
 }
 
-impl<T> Publisher<'_, T> {
+impl<'h, T> Publisher<'h, T> {
     /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
     /// path the executor's reference.
     pub(crate) fn publish(self, outcome: Result<T, Exception>) {
@@ -411,11 +411,42 @@ impl<T> Publisher<'_, T> {
         }
     }
 
+    /// Step 3 in two halves, for a backend that ends many tasks at once (a broken pool):
+    /// this writes the slot and publishes FINISHED, running no user code; the returned
+    /// [`Settled`] wakes the listeners and drops the reference. Settling a whole batch
+    /// before finishing any of it means no callback of one task can find another of the
+    /// batch still RUNNING, and wait for it.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
+    pub(crate) fn settle(self, outcome: Result<T, Exception>) -> Settled<'h, T> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again.
+        let listeners = unsafe { this.settle_once(outcome) };
+        Settled {
+            header: this.header,
+            hooks: this.hooks,
+            owns_task_ref: this.owns_task_ref,
+            listeners,
+            _output: PhantomData,
+        }
+    }
+
     /// # Safety
     /// Called once per publisher (by `publish` or `drop`), which is then forgotten or gone.
     unsafe fn publish_once(&self, outcome: Result<T, Exception>) {
+        // SAFETY: once, by the caller's contract.
+        let listeners = unsafe { self.settle_once(outcome) };
+        // SAFETY: just settled, once.
+        unsafe { finish_settled::<T>(self.header, self.hooks, self.owns_task_ref, listeners) }
+    }
+
+    /// Writes the slot and publishes FINISHED; `true` if listeners are to be woken.
+    ///
+    /// # Safety
+    /// Called once per publisher.
+    unsafe fn settle_once(&self, outcome: Result<T, Exception>) -> bool {
         // SAFETY: the publisher's reference (or the inline runner's handle) keeps the cell
-        // alive until the release below; a task cell starts with its `Inner<T>`.
+        // alive until the release in `finish_settled`; a task cell starts with its
+        // `Inner<T>`.
         let inner = unsafe { self.header.cast::<Inner<T>>().as_ref() };
         let exception = outcome.is_err();
         let outcome = match outcome {
@@ -426,16 +457,65 @@ impl<T> Publisher<'_, T> {
         // (rules 2, 8). The slot held `Empty`, whose drop is no user code.
         unsafe { inner.slot.write(outcome) };
         self.hooks.body_done();
-        let prev = inner.header.state.publish_finished(RUNNING, exception);
-        if prev.has_listeners() {
-            // SAFETY: alive, as above.
-            let handle = unsafe { uncounted_handle::<T>(self.header) };
-            handle.notify_listeners(self.hooks);
-        }
-        if self.owns_task_ref {
-            // SAFETY: the publisher's `TASK_REF`, consumed once, here.
-            unsafe { release_task_ref::<T>(self.header, self.hooks) };
-        }
+        inner
+            .header
+            .state
+            .publish_finished(RUNNING, exception)
+            .has_listeners()
+    }
+}
+
+/// The second half of a publish: wakes the listeners (when there were any at the publish)
+/// and drops the publisher's reference.
+///
+/// # Safety
+/// `header` heads a live task cell of output `T` that was just settled, once, by a
+/// publisher with these `hooks` and `owns_task_ref`.
+unsafe fn finish_settled<T>(
+    header: NonNull<Header>,
+    hooks: &dyn RunHooks,
+    owns_task_ref: bool,
+    listeners: bool,
+) {
+    if listeners {
+        // SAFETY: alive until the release below (the caller's contract).
+        let handle = unsafe { uncounted_handle::<T>(header) };
+        handle.notify_listeners(hooks);
+    }
+    if owns_task_ref {
+        // SAFETY: the publisher's `TASK_REF`, consumed once, here.
+        unsafe { release_task_ref::<T>(header, hooks) };
+    }
+}
+
+/// A settled task whose listeners are still to be woken ([`Publisher::settle`]); finishing
+/// it (or dropping it) wakes them and drops the reference.
+#[must_use = "dropping it finishes it at once"]
+#[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
+pub(crate) struct Settled<'h, T> {
+    header: NonNull<Header>,
+    hooks: &'h dyn RunHooks,
+    owns_task_ref: bool,
+    listeners: bool,
+    _output: PhantomData<fn(T)>,
+}
+
+// SAFETY: as for `Publisher<'static, T>`: a counted reference to a cell whose outcome is
+// already written; only `NoHooks` (stateless) can be a `'static` publisher's hooks.
+unsafe impl<T: Send> Send for Settled<'static, T> {}
+
+impl<T> Settled<'_, T> {
+    /// Wakes the listeners and drops the reference.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
+    pub(crate) fn finish(self) {
+        drop(self);
+    }
+}
+
+impl<T> Drop for Settled<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: settled once by `Publisher::settle`, finished once, here.
+        unsafe { finish_settled::<T>(self.header, self.hooks, self.owns_task_ref, self.listeners) }
     }
 }
 

@@ -8,20 +8,27 @@
 //! the top of `main` does the same.
 //!
 //! Rules of a worker:
-//! * C1 (recursion guard): the marker is removed from the worker's environment before any
-//!   task runs, so a task that starts the program again starts the program, not a worker;
-//!   and a pool built in a process that still has the marker (its hook did not run) is
-//!   refused with an error saying so, instead of starting workers of its own.
+//! * C1 (recursion guard): a process is a worker only if it starts with the marker in its
+//!   environment *and* a socket as fd 3, decided once, at load. fd 3 is close-on-exec in a
+//!   worker, so a program a task starts (which inherits the marker) is no worker: it runs
+//!   as itself and may build pools of its own. A process that was started as a worker but
+//!   whose hook did not run is refused when it builds a pool, instead of starting workers
+//!   of its own; `process_worker_init` first in `main` serves it.
 //! * C2: it exits as soon as its channel reaches EOF, whatever it is doing: the pool closed
-//!   it, or the parent died. fd 3 is close-on-exec in the worker, so a process a task starts
-//!   cannot keep the channel open after the worker is gone.
+//!   it, or the parent died. The exit never waits on a lock a task may hold.
 //! * C3: stdout and stderr are the parent's; the protocol never touches them. Task panics
 //!   are captured (message, location, backtrace text) and sent back; the panic hook prints
-//!   nothing for them.
+//!   nothing for them. SIGPIPE is ignored, as in any Rust `main`, so a task writing to a
+//!   closed pipe gets an error, not a signal.
+//!
+//! The hook runs with `ctor`'s `late` priority, after the other constructors of the
+//! program (other crates' registrations, C++ static initialisers), since a worker never
+//! returns from it.
 
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 
 use super::protocol::{
@@ -29,45 +36,67 @@ use super::protocol::{
 };
 use crate::error::Exception;
 
-// SAFETY: the loader runs this before `main`, single-threaded. It reads one environment
-// variable and returns at once unless this process was started as a worker; a worker never
-// returns from it (it serves, then exits), and touches nothing that needs `main`'s setup
-// beyond what std provides before `main` (the environment, threads, file descriptors).
-#[ctor::ctor(unsafe)]
+/// What the hook decided at load: not yet run, not a worker (or served by `init`).
+static DECIDED: AtomicU8 = AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const NOT_A_WORKER: u8 = 1;
+
+// SAFETY: the loader runs this before `main`, single-threaded, after the program's other
+// constructors (`late`). It reads the environment and fstat's fd 3, and returns at once
+// unless this process was started as a worker; a worker never returns from it, and uses
+// only what std provides before `main` (the environment, threads, file descriptors).
+#[ctor::ctor(unsafe, priority = late)]
 fn worker_hook() {
-    if std::env::var_os(MARKER).is_some() {
+    decide();
+}
+
+/// Serves if this process is a worker (C1); otherwise records that it is not.
+fn decide() {
+    if is_started_worker() {
         serve();
     }
+    DECIDED.store(NOT_A_WORKER, Ordering::SeqCst);
+}
+
+/// The marker is set and fd 3 is a socket (C1).
+fn is_started_worker() -> bool {
+    if std::env::var_os(MARKER).is_none() {
+        return false;
+    }
+    // SAFETY: fstat(2) writes only into the struct we pass; any fd number is valid input.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let ok = unsafe { libc::fstat(WORKER_FD, &mut st) } == 0;
+    ok && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
 }
 
 /// Makes this process a pool worker if a process pool started it, and never returns then;
 /// otherwise returns at once. The library's hook does this before `main` on every platform
 /// where constructors run, so most programs never call it. Call it first thing in `main`
 /// where the hook cannot run (a statically linked binary whose linker dropped it, or a host
-/// that forbids constructors).
+/// that forbids constructors): before `main` opens any file, since it looks at fd 3.
 ///
 /// ```
 /// concurrent_futures::process_worker_init(); // first in main; a no-op unless a worker
 /// // ... build pools, submit tasks ...
 /// ```
 pub fn init() {
-    if std::env::var_os(MARKER).is_some() {
-        serve();
+    if DECIDED.load(Ordering::SeqCst) == UNDECIDED {
+        decide();
     }
 }
 
 /// `true` when this process was started as a worker but is running the program's own code:
-/// its hook did not run (rule C1).
+/// its hook did not run, and `init` was not called (rule C1).
 pub(crate) fn is_unserved_worker() -> bool {
-    std::env::var_os(MARKER).is_some()
+    DECIDED.load(Ordering::SeqCst) == UNDECIDED && std::env::var_os(MARKER).is_some()
 }
 
 /// The worker's life: handshake, then calls, until the channel closes.
 fn serve() -> ! {
-    // SAFETY: (rule C1) called before `main` by the hook, or first thing in `main` by
-    // `init` (its documented contract), so no other thread reads the environment
-    // concurrently.
-    unsafe { std::env::remove_var(MARKER) };
+    // C3: as Rust's own `main` does, which has not run (and will not) in a worker.
+    // SAFETY: signal(2) with SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // SAFETY: the pool passes the worker's end of its socket as fd 3 (`worker.rs`), and
     // nothing else in this process owns that descriptor.
     let stream = unsafe { UnixStream::from_raw_fd(WORKER_FD) };
@@ -162,8 +191,8 @@ fn send_frame(writer: &mut UnixStream, frame: &[u8]) {
     }
 }
 
+/// Ends the worker (C2). `std::process::exit` flushes stdout only if it can take its lock
+/// at once, so a task holding it (or blocked writing) cannot keep the worker alive.
 fn exit(code: i32) -> ! {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
     std::process::exit(code)
 }

@@ -31,8 +31,9 @@
 //! * R4 (nothing pending forever): a worker that ends without being told to (a crash, a
 //!   signal, `process::exit`, a broken protocol, a failed initializer, a failed handshake)
 //!   breaks the pool at once: every queued and running future ends with
-//!   `BrokenProcessPool` naming the worker's pid and how it ended, the other workers are
-//!   killed, and later submits are refused with the same reason.
+//!   `BrokenProcessPool` naming the worker's pid and how it ended, the other workers'
+//!   channels close (so they exit, C2 of `child.rs`), and later submits are refused with
+//!   the same reason. All of a break's futures are settled before any callback runs.
 //! * R5 (`max_tasks_per_child`): a worker that was given its last call takes no more; once
 //!   its calls are answered its channel closes, it exits, and a replacement starts if calls
 //!   wait. A backlog never hangs (gh-115634).
@@ -155,7 +156,13 @@ pub(crate) enum Reply {
     Failed(Exception),
 }
 
-type Publish = Box<dyn FnOnce(Reply) + Send>;
+/// Settles a dispatched call's future with a reply (running no user code, R1) and returns
+/// what wakes its listeners.
+type Publish = Box<dyn FnOnce(Reply) -> Notify + Send>;
+
+/// Wakes a settled future's listeners: user code, run after every future of the batch is
+/// settled.
+type Notify = Box<dyn FnOnce() + Send>;
 
 /// Work decided under the lock and done after it (R1).
 #[derive(Default)]
@@ -166,11 +173,15 @@ struct Later {
 }
 
 impl Later {
+    /// Two phases, as the thread pool's drains: every future of the batch is settled
+    /// (FINISHED or CANCELLED) before any callback of one of them runs, so a callback that
+    /// waits on another of the batch finds it done.
     fn run(self) {
-        for (publish, reply) in self.publish {
-            publish(reply);
-        }
-        // Two phases, as the thread pool's drains: every task ends before any callback runs.
+        let notify: Vec<Notify> = self
+            .publish
+            .into_iter()
+            .map(|(publish, reply)| publish(reply))
+            .collect();
         let ended: Vec<(TaskRef, bool)> = self
             .end
             .into_iter()
@@ -179,6 +190,9 @@ impl Later {
                 (t, ended)
             })
             .collect();
+        for n in notify {
+            n();
+        }
         for (t, ended) in ended {
             t.finish_ended(ended);
         }
@@ -191,12 +205,13 @@ type Claimed = (&'static str, Vec<Vec<u8>>, Publish);
 thread_local! {
     /// The call a [`RemoteJob`] just claimed, for the dispatcher that ran it.
     static HANDOFF: RefCell<Option<Claimed>> = const { RefCell::new(None) };
-    /// This thread is one of a pool's reader threads (it must not wait for workers to end).
-    static POOL_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The id of the pool whose reader thread this is (0: none): it must not wait for that
+    /// pool's workers to end.
+    static POOL_THREAD: Cell<usize> = const { Cell::new(0) };
 }
 
-fn on_pool_thread(yes: bool) {
-    POOL_THREAD.with(|c| c.set(yes));
+fn on_pool_thread(pool: usize) {
+    POOL_THREAD.with(|c| c.set(pool));
 }
 
 /// How a call's replies become its future's outcome.
@@ -216,10 +231,14 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
         let publisher = publisher.detach();
         let finish = self.finish;
         let publish: Publish = Box::new(move |reply| {
-            publisher.publish(match reply {
-                Reply::Done(results) => finish(results),
+            let outcome = match reply {
+                // Decoding runs the result type's `Deserialize`, user code: a panic there is
+                // that future's exception, never the reader thread's end.
+                Reply::Done(results) => crate::unwind::capture(|| finish(results)).and_then(|r| r),
                 Reply::Failed(e) => Err(e),
-            })
+            };
+            let settled = publisher.settle(outcome);
+            Box::new(move || settled.finish())
         });
         HANDOFF.with(|h| *h.borrow_mut() = Some((self.name, self.args, publish)));
     }
@@ -426,8 +445,10 @@ impl Pool {
         {
             let mut st = lock(&self.state);
             if let Some(w) = st.workers.iter_mut().find(|w| w.key == key) {
+                // The pid signalled and reported stays the one this pool started and its
+                // reader reaps (`child.id()`), whatever the worker says of itself.
+                let _ = pid;
                 w.ready = true;
-                w.pid = pid;
             }
             self.dispatch(&mut st, &mut later);
         }
@@ -524,7 +545,7 @@ impl Pool {
         later.run();
         // A reader thread (a callback run by it) cannot wait for workers to end: it is the
         // one that would see them end.
-        if wait && !POOL_THREAD.with(Cell::get) {
+        if wait && POOL_THREAD.with(Cell::get) != self.id {
             let mut st = lock(&self.state);
             while !st.workers.is_empty() {
                 st = crate::sync::wait(&self.changed, st);
@@ -667,7 +688,9 @@ impl Executor for ProcessPoolExecutor {
         I::IntoIter: 'a,
     {
         let name = task::name_of::<F>().map_err(SubmitError::NotATask)?;
-        let pool = self.handle.pool.clone();
+        // A handle, not the bare pool: a lazy map keeps the pool open until it is done, as
+        // the `Map` doc promises (dropping the last handle is a shutdown).
+        let pool = self.clone();
         Map::start_chunked(options, items, move |chunk: Vec<A>| {
             let n = chunk.len();
             let mut args = Vec::with_capacity(n);
@@ -684,7 +707,7 @@ impl Executor for ProcessPoolExecutor {
                     }
                 }
             }
-            let fut = pool.submit_encoded(RemoteJob {
+            let fut = pool.handle.pool.submit_encoded(RemoteJob {
                 name,
                 args,
                 finish: finish_chunk::<R>,

@@ -6,7 +6,7 @@
 //! queued for it, and the reader only reads, calling back into the pool, which never waits
 //! on a write.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -51,41 +51,134 @@ pub(super) fn start(pool: &Arc<Pool>, key: u64) -> io::Result<Started> {
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    let mut child = cmd.spawn()?;
     drop(theirs);
     let pid = child.id();
+    // The threads could not start: end the worker and reap it, so no zombie is left (R6).
+    let abandon = |child: &mut Child, e: io::Error| {
+        let _ = child.kill();
+        let _ = child.wait();
+        e
+    };
+    let writer = match ours.try_clone() {
+        Ok(w) => w,
+        Err(e) => return Err(abandon(&mut child, e)),
+    };
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let mut writer = ours.try_clone()?;
-    let reader = ours;
     let name = |role: &str| format!("concurrent-futures-process-{role}-{pid}");
-    std::thread::Builder::new()
+    let wrote = std::thread::Builder::new()
         .name(name("writer"))
-        .spawn(move || {
-            for frame in rx {
-                if writer.write_all(&frame).is_err() {
-                    // The worker is gone; its reader reports how.
-                    break;
-                }
-            }
-            // C2 of `child.rs`: the closed channel ends the worker.
-            let _ = writer.shutdown(std::net::Shutdown::Write);
-        })?;
-    let pool = pool.clone();
-    // If this fails the writer ends when `tx` drops, and the worker, its channel closed,
-    // exits (C2); the pool is then broken by the caller.
-    std::thread::Builder::new()
+        .spawn(move || write_calls(writer, rx));
+    if let Err(e) = wrote {
+        return Err(abandon(&mut child, e));
+    }
+    // The reader owns the child from its first instruction; until then it is here, so a
+    // failed thread start can still reap it.
+    let slot = Arc::new(std::sync::Mutex::new(Some(child)));
+    let theirs_slot = slot.clone();
+    let reader_pool = pool.clone();
+    let read = std::thread::Builder::new()
         .name(name("reader"))
-        .spawn(move || read_replies(pool, key, reader, child))?;
+        .spawn(move || {
+            let child = theirs_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(child) = child {
+                read_replies(reader_pool, key, ours, child);
+            }
+        });
+    if let Err(e) = read {
+        // `tx` drops with the error: the writer ends and closes the channel.
+        let child = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        return Err(match child {
+            Some(mut child) => abandon(&mut child, e),
+            None => e,
+        });
+    }
     Ok(Started { pid, tx })
+}
+
+/// The writer thread: writes each queued frame, then closes the channel's write half, which
+/// ends the worker (C2 of `child.rs`). A worker that is gone stops it (its reader reports
+/// how). Writes never raise SIGPIPE, so a host that does not ignore it survives a worker's
+/// crash too.
+fn write_calls(writer: UnixStream, rx: mpsc::Receiver<Vec<u8>>) {
+    for frame in rx {
+        if send_all(&writer, &frame).is_err() {
+            break;
+        }
+    }
+    let _ = writer.shutdown(std::net::Shutdown::Write);
+}
+
+/// `write_all` with `MSG_NOSIGNAL`.
+fn send_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: send(2) reads `buf.len()` bytes from a live slice, on a descriptor this
+        // stream owns for the call's duration.
+        let n = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
 }
 
 /// The reader thread: the handshake, then every reply, then the worker's end.
 fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut child: Child) {
-    on_pool_thread(true);
-    let failure = handshake(&mut stream, &child).and_then(|pid| {
+    on_pool_thread(pool.id);
+    // Nothing here should unwind (decoding and callbacks are caught where they run); if
+    // anything does, the worker is still ended, reaped and accounted for.
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        serve_replies(&pool, key, &mut stream, &child)
+    }));
+    let failure = served.unwrap_or_else(|payload| {
+        Err(format!(
+            "the pool's reader of worker pid {} panicked: {}",
+            child.id(),
+            crate::unwind::payload_message(payload)
+        ))
+    });
+    // From here the pid may be reaped: the pool must not signal it any more.
+    pool.on_eof(key);
+    if failure.is_err() {
+        // A worker that broke the protocol may still run: end it before reaping it.
+        let _ = child.kill();
+    }
+    let status = child.wait();
+    let ended = match (&failure, status) {
+        (Err(why), _) => why.clone(),
+        (Ok(()), Ok(status)) => format!("worker pid {} {}", child.id(), describe(status)),
+        (Ok(()), Err(e)) => format!(
+            "worker pid {} ended, and waiting for it failed: {e}",
+            child.id()
+        ),
+    };
+    pool.on_exit(key, ended, failure.is_err());
+}
+
+/// The handshake, then every reply until the channel ends: `Ok` at a clean end, or what
+/// went wrong.
+fn serve_replies(
+    pool: &Arc<Pool>,
+    key: u64,
+    stream: &mut UnixStream,
+    child: &Child,
+) -> Result<(), String> {
+    handshake(stream, child).and_then(|pid| {
         pool.on_ready(key, pid);
         loop {
-            match read_frame::<_, FromWorker>(&mut stream) {
+            match read_frame::<_, FromWorker>(stream) {
                 Ok(Some(FromWorker::Done { id, results })) => pool.on_done(key, id, results),
                 Ok(Some(FromWorker::InitFailed(record))) => {
                     return Err(format!(
@@ -108,23 +201,7 @@ fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut child: Ch
                 Err(e) => return Err(format!("worker pid {}: {e}", child.id())),
             }
         }
-    });
-    // From here the pid may be reaped: the pool must not signal it any more.
-    pool.on_eof(key);
-    if failure.is_err() {
-        // A worker that broke the protocol may still run: end it before reaping it.
-        let _ = child.kill();
-    }
-    let status = child.wait();
-    let ended = match (&failure, status) {
-        (Err(why), _) => why.clone(),
-        (Ok(()), Ok(status)) => format!("worker pid {} {}", child.id(), describe(status)),
-        (Ok(()), Err(e)) => format!(
-            "worker pid {} ended, and waiting for it failed: {e}",
-            child.id()
-        ),
-    };
-    pool.on_exit(key, ended, failure.is_err());
+    })
 }
 
 /// Reads the worker's first frame within [`HANDSHAKE`] and checks that it runs this binary's
