@@ -42,6 +42,7 @@
 
 pub mod alloc;
 pub mod contenders;
+pub mod machine;
 pub mod output;
 pub mod plots;
 pub mod report;

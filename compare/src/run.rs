@@ -2,6 +2,7 @@
 //! behind a progress bar.
 
 use crate::contenders::cpython;
+use crate::machine::MachineState;
 use crate::results::Results;
 use crate::settings::Settings;
 use crate::workloads::{floor, process, w1, w2, w3, w4, w5, w6};
@@ -58,7 +59,19 @@ pub fn run(s: &Settings) -> Run {
         step("floor", "the machine's floor", &mut floor::rep);
         if python {
             bar.set_message(format!("rep {}/{}: CPython", rep + 1, s.reps));
-            if let Err(why) = cpython::run_rep(s, rep == 0, &mut r) {
+            let mut ran = cpython::run_rep(s, rep == 0, &mut r);
+            for &state in s.states.iter().filter(|st| **st != MachineState::Idle) {
+                if ran.is_ok() {
+                    bar.set_message(format!(
+                        "rep {}/{}: CPython, {}",
+                        rep + 1,
+                        s.reps,
+                        state.name()
+                    ));
+                    ran = cpython::run_in_state(s, state, &mut r);
+                }
+            }
+            if let Err(why) = ran {
                 notes.push(format!("CPython skipped: {why}"));
                 python = false;
             }

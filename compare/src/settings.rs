@@ -35,6 +35,8 @@ pub struct Settings {
     pub python: bool,
     /// `default`, `quick` or `full`.
     pub mode: &'static str,
+    /// The machine states W2 and W3 run in (the other workloads run as the machine is).
+    pub states: Vec<crate::machine::MachineState>,
 }
 
 /// The command line.
@@ -81,6 +83,11 @@ pub struct Args {
     /// the script).
     #[arg(long)]
     pub no_python: bool,
+    /// The machine states W2 and W3 run in, comma-separated: idle (as the machine is),
+    /// one-core (every contender under one CPU's affinity), loaded (one busy thread per
+    /// core beside it). Default: all three.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    pub states: Option<Vec<crate::machine::MachineState>>,
 }
 
 /// A contender prefix as `--only` compares it: trimmed, lowercase.
@@ -127,6 +134,9 @@ impl From<Args> for Settings {
             workloads: a.workloads,
             python: !a.no_python,
             mode: "default",
+            states: a
+                .states
+                .unwrap_or_else(|| crate::machine::MachineState::ALL.to_vec()),
         };
         if a.quick {
             Settings {
@@ -272,5 +282,16 @@ mod tests {
             parse(&["--quik"]).unwrap_err().kind(),
             clap::error::ErrorKind::UnknownArgument
         );
+    }
+
+    #[test]
+    fn machine_states_default_to_all_three_and_parse_by_name() {
+        use crate::machine::MachineState::*;
+        assert_eq!(parse(&[]).unwrap().states, [Idle, OneCore, Loaded]);
+        assert_eq!(
+            parse(&["--states", "loaded,idle"]).unwrap().states,
+            [Loaded, Idle]
+        );
+        assert!(parse(&["--states", "busy"]).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! CPython's `concurrent.futures` (`ThreadPoolExecutor` and `ProcessPoolExecutor`): the
 //! Python script runs once per rep as a subprocess and prints its figures, one a line.
 
+use crate::machine::MachineState;
 use crate::results::{Results, UNITS, WORKLOADS};
 use crate::settings::Settings;
 use std::process::Command;
@@ -13,6 +14,35 @@ pub const SCRIPT_IN_REPO: &str = "compare/python/wait_bench.py";
 /// Runs the Python script once (one rep) and adds its figures; `Err` says why it did not.
 /// `heavy` adds W4 and W6b, which take CPython tens of seconds (the first rep only).
 pub fn run_rep(s: &Settings, heavy: bool, results: &mut Results) -> Result<(), String> {
+    let workloads = s
+        .workloads
+        .as_ref()
+        .map_or("all".to_string(), |w| w.join(","));
+    run_script(s, heavy, &workloads, "", results)
+}
+
+/// Runs the script's W2 and W3 (those selected) in `state`, their metrics named for it.
+pub fn run_in_state(
+    s: &Settings,
+    state: MachineState,
+    results: &mut Results,
+) -> Result<(), String> {
+    let workloads: Vec<&str> = ["w2", "w3"].into_iter().filter(|w| s.runs(w)).collect();
+    if workloads.is_empty() {
+        return Ok(());
+    }
+    state.run(|| run_script(s, false, &workloads.join(","), state.suffix(), results))
+}
+
+/// One run of the script over `workloads` ("all" or a list); `suffix` is added to every
+/// metric's name (the machine state's).
+fn run_script(
+    s: &Settings,
+    heavy: bool,
+    workloads: &str,
+    suffix: &str,
+    results: &mut Results,
+) -> Result<(), String> {
     let mut cmd = Command::new("python3");
     cmd.arg(SCRIPT)
         .arg(format!("--workers={}", s.workers))
@@ -27,12 +57,7 @@ pub fn run_rep(s: &Settings, heavy: bool, results: &mut Results) -> Result<(), S
                 .collect::<Vec<_>>()
                 .join(",")
         ))
-        .arg(format!(
-            "--workloads={}",
-            s.workloads
-                .as_ref()
-                .map_or("all".to_string(), |w| w.join(","))
-        ));
+        .arg(format!("--workloads={workloads}"));
     if heavy {
         cmd.arg("--heavy");
     }
@@ -50,7 +75,7 @@ pub fn run_rep(s: &Settings, heavy: bool, results: &mut Results) -> Result<(), S
             let Ok(v) = v.parse::<f64>() else { continue };
             let workload = WORKLOADS.iter().copied().find(|x| *x == w).unwrap_or("?");
             let unit = UNITS.iter().copied().find(|x| *x == u).unwrap_or("?");
-            results.add(workload, m, unit, who, v);
+            results.add(workload, &format!("{m}{suffix}"), unit, who, v);
         }
     }
     Ok(())

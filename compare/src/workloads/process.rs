@@ -41,8 +41,9 @@ fn warm_pool(workers: usize) -> ProcessPoolExecutor {
     pool
 }
 
-/// W2's rows for the process pool: `n` sequential round trips.
-pub fn rep_w2(s: &Settings, r: &mut Results) {
+/// W2's rows for the process pool: `n` sequential round trips; `sfx` names the machine
+/// state.
+pub fn rep_w2(s: &Settings, sfx: &str, r: &mut Results) {
     if !s.wants(NAME) {
         return;
     }
@@ -58,19 +59,13 @@ pub fn rep_w2(s: &Settings, r: &mut Results) {
     }
     let (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
     lat.sort();
-    r.add("W2", "round trip p50", "µs", NAME, percentile(&lat, 0.5));
-    r.add("W2", "round trip p99", "µs", NAME, percentile(&lat, 0.99));
+    let mut add = |what: &str, v: f64| r.add("W2", &format!("{what}{sfx}"), "µs", NAME, v);
+    add("round trip p50", percentile(&lat, 0.5));
+    add("round trip p99", percentile(&lat, 0.99));
+    add("round trip p99.9", percentile(&lat, 0.999));
     r.add(
         "W2",
-        "round trip p99.9",
-        "µs",
-        NAME,
-        percentile(&lat, 0.999),
-    );
-    // The workers' CPU is not this process's: the figure counts the parent only.
-    r.add(
-        "W2",
-        "CPU per wall second",
+        &format!("CPU per wall second{sfx}"),
         "cores",
         NAME,
         cpu.as_secs_f64() / wall.as_secs_f64(),

@@ -43,18 +43,30 @@ pub fn w2<C: Contender>(workers: usize, n: usize) -> [f64; 4] {
     ]
 }
 
-/// One rep of W2: the pools, and a thread per task on a quarter of the round trips.
+/// One rep of W2 in each machine state: the pools, a thread per task on a quarter of the
+/// round trips, and our process pool.
 pub fn rep(s: &Settings, r: &mut Results) {
     let (w, trips) = (s.workers, s.w2_n);
-    let mut add = |name: &str, v: [f64; 4]| {
-        r.add("W2", "round trip p50", "µs", name, v[0]);
-        r.add("W2", "round trip p99", "µs", name, v[1]);
-        r.add("W2", "round trip p99.9", "µs", name, v[2]);
-        r.add("W2", "CPU per wall second", "cores", name, v[3]);
-    };
-    each_contender!(s, |C, name| add(name, w2::<C>(w, trips)));
-    if s.wants(ThreadPerTask::NAME) {
-        add(ThreadPerTask::NAME, w2::<ThreadPerTask>(w, trips / 4));
+    for &state in &s.states {
+        let sfx = state.suffix();
+        let mut add = |name: &str, v: [f64; 4]| {
+            r.add("W2", &format!("round trip p50{sfx}"), "µs", name, v[0]);
+            r.add("W2", &format!("round trip p99{sfx}"), "µs", name, v[1]);
+            r.add("W2", &format!("round trip p99.9{sfx}"), "µs", name, v[2]);
+            r.add(
+                "W2",
+                &format!("CPU per wall second{sfx}"),
+                "cores",
+                name,
+                v[3],
+            );
+        };
+        state.run(|| {
+            each_contender!(s, |C, name| add(name, w2::<C>(w, trips)));
+            if s.wants(ThreadPerTask::NAME) {
+                add(ThreadPerTask::NAME, w2::<ThreadPerTask>(w, trips / 4));
+            }
+        });
+        state.run(|| crate::workloads::process::rep_w2(s, sfx, r));
     }
-    crate::workloads::process::rep_w2(s, r);
 }

@@ -26,15 +26,27 @@ pub fn w3<C: Contender>(workers: usize, n: usize) -> [f64; 2] {
     ]
 }
 
-/// One rep of W3: the pools and a thread per task.
+/// One rep of W3 in each machine state: the pools and a thread per task.
 pub fn rep(s: &Settings, r: &mut Results) {
     let (w, n) = (s.workers, s.w3_n);
-    let mut add = |name: &str, v: [f64; 2]| {
-        r.add("W3", "10 µs tasks, completion order", "× ideal", name, v[0]);
-        r.add("W3", "time to first result", "ms", name, v[1]);
-    };
-    each_contender!(s, |C, name| add(name, w3::<C>(w, n)));
-    if s.wants(ThreadPerTask::NAME) {
-        add(ThreadPerTask::NAME, w3::<ThreadPerTask>(w, n));
+    for &state in &s.states {
+        let sfx = state.suffix();
+        let mut add = |name: &str, v: [f64; 2]| {
+            let what = format!("10 µs tasks, completion order{sfx}");
+            r.add("W3", &what, "× ideal", name, v[0]);
+            r.add(
+                "W3",
+                &format!("time to first result{sfx}"),
+                "ms",
+                name,
+                v[1],
+            );
+        };
+        state.run(|| {
+            each_contender!(s, |C, name| add(name, w3::<C>(w, n)));
+            if s.wants(ThreadPerTask::NAME) {
+                add(ThreadPerTask::NAME, w3::<ThreadPerTask>(w, n));
+            }
+        });
     }
 }
