@@ -19,6 +19,9 @@ const SPIN_ROUNDS: u32 = 1024;
 #[cfg(concurrent_futures_loom)]
 const SPIN_ROUNDS: u32 = 0;
 
+/// A spinning worker yields its core once per this many rounds.
+const YIELD_EVERY: u32 = 64;
+
 /// One worker thread's standing with its pool. Whether it counts as searching is tracked
 /// here, so every path (an unwind included) leaves the pool's counts as it found them, and
 /// dropping it counts the worker out (`live`), whatever ended the thread.
@@ -162,11 +165,17 @@ fn spin_rounds() -> u32 {
 }
 
 fn find_task(shared: &Shared, spins: u32) -> Option<crate::future::task::TaskRef> {
-    for _ in 0..spins {
+    for i in 0..spins {
         if let Some(t) = shared.queue.pop() {
             return Some(t);
         }
-        spin_loop();
+        if i % YIELD_EVERY == YIELD_EVERY - 1 {
+            // On a loaded machine the submitter may be waiting for this very core: let it
+            // have it now and then (a syscall that returns at once when nobody waits).
+            yield_now();
+        } else {
+            spin_loop();
+        }
     }
     shared.queue.pop()
 }
