@@ -505,6 +505,13 @@ pub(crate) struct Settled<'h, T> {
 unsafe impl<T: Send> Send for Settled<'static, T> {}
 
 impl<T> Settled<'_, T> {
+    /// Whether listeners were there at the publish, to be woken by `finish` (for the loom
+    /// model of the two halves).
+    #[cfg(all(test, concurrent_futures_loom))]
+    pub(crate) fn has_listeners(&self) -> bool {
+        self.listeners
+    }
+
     /// Wakes the listeners and drops the reference.
     #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
     pub(crate) fn finish(self) {

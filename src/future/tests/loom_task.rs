@@ -121,3 +121,44 @@ fn detached_publish_vs_last_handle_drop() {
         ["the publisher freed it", "the user freed it"]
     );
 }
+
+/// A job that publishes later, in two halves (a process pool's break).
+struct DispatchU8(Arc<Mutex<Option<task::Publisher<'static, u8>>>>);
+
+impl task::Job<u8> for DispatchU8 {
+    const INLINE: bool = false;
+
+    fn run(self, publisher: task::Publisher<'_, u8>) {
+        *self.0.lock().unwrap() = Some(publisher.detach());
+    }
+}
+
+#[test]
+fn settle_then_finish_vs_a_blocked_reader() {
+    let seen = outcomes(|| {
+        let slot = Arc::new(Mutex::new(None));
+        let (fut, task_ref) = task::allocate_job(0, DispatchU8(slot.clone()));
+        task_ref.run(&crate::future::hooks::NoHooks);
+        let publisher = slot.lock().unwrap().take().expect("dispatched");
+        let reader_handle = fut.clone();
+        let reader = spawn(move || *reader_handle.result().unwrap());
+        let settled = publisher.settle(Ok(5));
+        // Between the halves the future is FINISHED: a reader that comes now does not link.
+        assert!(fut.done());
+        let linked = settled.has_listeners();
+        settled.finish();
+        assert_eq!(reader.join(), 5, "the reader gets the value either way");
+        if linked {
+            "the reader linked first: finish woke it"
+        } else {
+            "the reader came after the settle: it saw FINISHED"
+        }
+    });
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "the reader came after the settle: it saw FINISHED",
+            "the reader linked first: finish woke it"
+        ]
+    );
+}
