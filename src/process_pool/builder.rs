@@ -1,0 +1,128 @@
+//! [`ProcessPoolBuilder`]: the pool's settings, checked at build time.
+
+use super::*;
+
+/// Builds a [`ProcessPoolExecutor`].
+///
+/// ```
+/// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+///
+/// task! {
+///     fn pid(_unit: ()) -> u32 {
+///         std::process::id()
+///     }
+/// }
+///
+/// let pool = ProcessPoolExecutor::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
+/// let a = *pool.submit_task(pid, ()).unwrap().result().unwrap();
+/// let b = *pool.submit_task(pid, ()).unwrap().result().unwrap();
+/// assert_ne!(a, b, "each worker runs one task, then a new one replaces it");
+/// assert_ne!(a, std::process::id());
+/// ```
+#[derive(Default)]
+pub struct ProcessPoolBuilder {
+    max_workers: Option<usize>,
+    max_tasks_per_child: Option<usize>,
+    executable: Option<PathBuf>,
+    initializer: Option<Result<(&'static str, Vec<u8>), BuildError>>,
+}
+
+impl fmt::Debug for ProcessPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("executable", &self.executable)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl ProcessPoolBuilder {
+    /// The most worker processes (default: the available parallelism). Zero is an error.
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// A worker exits after this many calls and a new one replaces it (Python's
+    /// `max_tasks_per_child`). Zero is an error.
+    pub fn max_tasks_per_child(mut self, n: usize) -> Self {
+        self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// The worker executable (default: this program's own, `std::env::current_exe()`). It
+    /// must be the same build: the handshake refuses another task registry.
+    pub fn worker_executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.executable = Some(path.into());
+        self
+    }
+
+    /// A declared task each worker runs on `arg` once, before any call. If it panics, the
+    /// pool is broken (Python's initializer raising).
+    pub fn initializer<F, A>(mut self, f: F, arg: A) -> Self
+    where
+        F: Fn(A) + Send + Sync + 'static,
+        A: Serialize,
+    {
+        let _ = &f;
+        self.initializer = Some(task::name_of::<F>().map_err(BuildError::NotATask).and_then(
+            |name| {
+                postcard::to_allocvec(&arg)
+                    .map(|bytes| (name, bytes))
+                    .map_err(|_| {
+                        BuildError::InvalidArgument("initializer argument: it could not be encoded")
+                    })
+            },
+        ));
+        self
+    }
+
+    /// Builds the pool; no process starts until a task is submitted.
+    pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
+        if child::is_unserved_worker() {
+            return Err(BuildError::InvalidArgument(
+                "this process was started as a pool worker, but its worker hook did not run: \
+                 call concurrent_futures::process_worker_init() first in main",
+            ));
+        }
+        let max_workers = match self.max_workers {
+            Some(0) => {
+                return Err(BuildError::InvalidArgument(
+                    "max_workers must be greater than 0",
+                ));
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.max_tasks_per_child == Some(0) {
+            return Err(BuildError::InvalidArgument(
+                "max_tasks_per_child must be >= 1",
+            ));
+        }
+        let executable = match self.executable {
+            Some(p) => p,
+            None => std::env::current_exe().map_err(|_| {
+                BuildError::InvalidArgument(
+                    "worker_executable: this program's own path is unknown; give one",
+                )
+            })?,
+        };
+        let initializer = self.initializer.transpose()?;
+        let pool = Arc::new(Pool {
+            id: crate::context::new_id(),
+            settings: Settings {
+                max_workers,
+                max_tasks_per_child: self.max_tasks_per_child,
+                executable,
+                initializer,
+            },
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        Ok(ProcessPoolExecutor {
+            handle: Arc::new(Handle { pool }),
+        })
+    }
+}
