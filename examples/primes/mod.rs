@@ -1,4 +1,5 @@
-//! The seeds' `is_prime` task and inputs, shared by `is_prime.rs` and `process_primes.rs`.
+//! The seeds' `is_prime` task and inputs, shared by `is_prime.rs`, `process_primes.rs` and the
+//! comparison harness's W4.
 
 use concurrent_futures::task;
 

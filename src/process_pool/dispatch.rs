@@ -327,14 +327,13 @@ impl Pool {
         }
     }
 
-    pub(super) fn on_ready(self: &Arc<Self>, key: u64, pid: u32) {
+    /// A worker passed its handshake. Its pid stays the one this pool started and its
+    /// reader reaps (`child.id()`), whatever the worker says of itself.
+    pub(super) fn on_ready(self: &Arc<Self>, key: u64) {
         let mut later = Later::default();
         {
             let mut st = lock(&self.state);
             if let Some(w) = st.workers.iter_mut().find(|w| w.key == key) {
-                // The pid signalled and reported stays the one this pool started and its
-                // reader reaps (`child.id()`), whatever the worker says of itself.
-                let _ = pid;
                 w.ready = true;
             }
             self.dispatch(&mut st, &mut later);

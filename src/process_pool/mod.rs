@@ -143,6 +143,22 @@ impl ProcessPoolExecutor {
     }
 
     /// The pids of the worker processes alive now.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn my_pid(_unit: ()) -> u32 {
+    ///         std::process::id()
+    ///     }
+    /// }
+    ///
+    /// let pool = ProcessPoolExecutor::new(4).unwrap();
+    /// assert!(pool.worker_pids().is_empty()); // workers start on demand
+    /// let pid = *pool.submit_task(my_pid, ()).unwrap().result().unwrap();
+    /// assert_eq!(pool.worker_pids(), [pid]);
+    /// assert_eq!((pool.processes_started(), pool.is_broken()), (1, false));
+    /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         let st = lock(&self.handle.pool.state);
         st.workers

@@ -175,8 +175,8 @@ fn serve_replies(
     stream: &mut UnixStream,
     child: &Child,
 ) -> Result<(), String> {
-    handshake(stream, child).and_then(|pid| {
-        pool.on_ready(key, pid);
+    handshake(stream, child).and_then(|()| {
+        pool.on_ready(key);
         loop {
             match read_frame::<_, FromWorker>(stream) {
                 Ok(Some(FromWorker::Done { id, results })) => pool.on_done(key, id, results),
@@ -205,8 +205,8 @@ fn serve_replies(
 }
 
 /// Reads the worker's first frame within [`HANDSHAKE`] and checks that it runs this binary's
-/// task registry. Returns its pid.
-fn handshake(stream: &mut UnixStream, child: &Child) -> Result<u32, String> {
+/// task registry.
+fn handshake(stream: &mut UnixStream, child: &Child) -> Result<(), String> {
     let pid = child.id();
     stream
         .set_read_timeout(Some(HANDSHAKE))
@@ -216,7 +216,7 @@ fn handshake(stream: &mut UnixStream, child: &Child) -> Result<u32, String> {
         .set_read_timeout(None)
         .map_err(|e| format!("worker pid {pid}: {e}"))?;
     match hello {
-        Ok(Some(FromWorker::Ready { pid, digest })) if digest == registry_digest() => Ok(pid),
+        Ok(Some(FromWorker::Ready { digest, .. })) if digest == registry_digest() => Ok(()),
         Ok(Some(FromWorker::Ready { .. })) => Err(format!(
             "worker pid {pid} runs a different task registry: the worker executable must be \
              the same build as the program that starts the pool"

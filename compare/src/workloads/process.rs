@@ -23,12 +23,6 @@ task! {
     }
 }
 
-task! {
-    fn is_prime(n: u64) -> bool {
-        w4::is_prime(n)
-    }
-}
-
 fn warm_pool(workers: usize) -> ProcessPoolExecutor {
     let pool = ProcessPoolExecutor::new(workers).expect("a process pool");
     // Every worker started and handshaken: as many blocking-free calls as workers, at once.
@@ -84,7 +78,7 @@ pub fn rep_w4(s: &Settings, items: &[u64], ideal: f64, r: &mut Results) {
         let t = Instant::now();
         let got: Vec<bool> = pool
             .map_task(
-                is_prime,
+                w4::is_prime,
                 items.to_vec(),
                 MapOptions::default().chunksize(chunk),
             )

@@ -7,32 +7,16 @@ use crate::settings::Settings;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// The Python documentation's `is_prime`.
-pub fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    if n == 2 {
-        return true;
-    }
-    if n % 2 == 0 {
-        return false;
-    }
-    let sqrt_n = (n as f64).sqrt().floor() as u64;
-    (3..=sqrt_n).step_by(2).all(|i| n % i != 0)
-}
+/// The seeds' `is_prime` (a declared task, so the process pool runs it too) and PRIMES:
+/// the examples' own module, so the harness measures the very program they show.
+#[path = "../../../examples/primes/mod.rs"]
+mod primes;
+
+pub use primes::is_prime;
 
 /// The Python documentation's PRIMES, repeated to `len` items.
 pub fn primes(len: usize) -> Vec<u64> {
-    const PRIMES: [u64; 6] = [
-        112272535095293,
-        112582705942171,
-        112272535095293,
-        115280095190773,
-        115797848077099,
-        1099726899285419,
-    ];
-    PRIMES.iter().copied().cycle().take(len).collect()
+    primes::PRIMES.iter().copied().cycle().take(len).collect()
 }
 
 /// W4: `map(is_prime)` with `chunksize`, as a multiple of `ideal` seconds.
