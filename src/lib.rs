@@ -71,6 +71,7 @@ mod deadline;
 mod error;
 mod executor;
 mod future;
+mod preempt;
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 mod process_pool;
 mod sync;
@@ -90,7 +91,9 @@ pub use executor::{Executor, Map, MapOptions, Shutdown};
 pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
-pub use thread_pool::{Initializer, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
+pub use thread_pool::{
+    Initializer, ThreadPoolBuilder, ThreadPoolExecutor, WakePolicy, default_max_workers,
+};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};
 
 /// Entry points of the fuzz targets in `fuzz/` (built with `--cfg fuzzing`).

@@ -53,7 +53,7 @@ pub struct Settings {
                   prints a markdown table of medians over reps (min–max) and each \
                   contender's ratio to ours (the median of per-rep ratios), and writes the \
                   raw samples and SVG plots under the cargo target directory, in compare/.\n\n\
-                  With neither --quick nor --full it is the default run (about 2 minutes \
+                  With neither --quick nor --full it is the default run (about 2½ minutes \
                   on 2 cores): 5 reps, W1 and W5 at 300,000 tasks, W2 at 20,000 round \
                   trips, W3 at 10,000 tasks, W4 at 16 items, the drains of 1,000, 2,000 and \
                   4,000 futures.\n\n\

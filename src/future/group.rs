@@ -2,7 +2,10 @@
 //! `wait()`, an `as_completed`), each completion O(1), and the owner's spin, yield, park.
 
 use crate::deadline::Deadline;
+use crate::preempt::Calm;
+use std::cell::Cell;
 use std::ptr;
+use std::time::Instant;
 
 use super::state::Snapshot;
 use super::waiters::{Node, Wake, get, set};
@@ -26,6 +29,52 @@ const SPIN_ROUNDS: u32 = 0;
 const YIELD_ROUNDS: u32 = 16;
 #[cfg(concurrent_futures_loom)]
 const YIELD_ROUNDS: u32 = 0;
+
+thread_local! {
+    /// This thread's memory of contention: whether its yields lately handed its core to
+    /// somebody else for a time slice (`preempt.rs`).
+    static CALM: Cell<Calm> = const { Cell::new(Calm::new()) };
+}
+
+/// The yields between a waiter's spin and its park: `Some(answer)` if `ready()` held or the
+/// deadline passed meanwhile, `None` to park. A yield that took a time slice (another
+/// thread had the core meanwhile) ends the phase and, for a calm period, skips it: on a
+/// machine with more runnable threads than cores, each yield hands the core to a busy
+/// thread for milliseconds, while a parked thread is woken ahead of them.
+fn yield_phase(deadline: Deadline, ready: &mut impl FnMut() -> bool) -> Option<bool> {
+    if YIELD_ROUNDS == 0 {
+        return None;
+    }
+    let mut calm = CALM.get();
+    let mut last = Instant::now();
+    if calm.active(last) {
+        return None;
+    }
+    let mut answer = None;
+    let mut preempted = false;
+    for _ in 0..YIELD_ROUNDS {
+        if ready() {
+            answer = Some(true);
+            break;
+        }
+        if deadline.passed() {
+            answer = Some(ready());
+            break;
+        }
+        yield_now();
+        let now = Instant::now();
+        if calm.check(last, now) {
+            preempted = true;
+            break;
+        }
+        last = now;
+    }
+    if !preempted {
+        calm.ran_clean(last);
+    }
+    CALM.set(calm);
+    answer
+}
 
 /// What a group is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +209,7 @@ impl Group {
     }
 
     /// Blocks the owner until `ready()` holds or `deadline` passes. Spins about a
-    /// microsecond before parking. Returns `ready()`'s last answer.
+    /// microsecond and yields up to 16 times ([`yield_phase`]) before parking. Returns `ready()`'s last answer.
     pub(crate) fn block(&self, deadline: Deadline, mut ready: impl FnMut() -> bool) -> bool {
         for _ in 0..SPIN_ROUNDS {
             if ready() {
@@ -168,14 +217,8 @@ impl Group {
             }
             spin_loop();
         }
-        for _ in 0..YIELD_ROUNDS {
-            if ready() {
-                return true;
-            }
-            if deadline.passed() {
-                return ready();
-            }
-            yield_now();
+        if let Some(done) = yield_phase(deadline, &mut ready) {
+            return done;
         }
         loop {
             self.parked.store(true, Ordering::Relaxed);

@@ -27,6 +27,7 @@ pub struct ThreadPoolBuilder {
     initializer: Option<Initializer>,
     fail_thread_starts: bool,
     print_task_panics: bool,
+    wake_policy: WakePolicy,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -35,6 +36,8 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("max_workers", &self.max_workers)
             .field("thread_name_prefix", &self.prefix)
             .field("initializer", &self.initializer.is_some())
+            .field("print_task_panics", &self.print_task_panics)
+            .field("wake_policy", &self.wake_policy)
             .finish()
     }
 }
@@ -73,6 +76,25 @@ impl ThreadPoolBuilder {
     /// every pool. Panics the pool does not capture (outside tasks) always print.
     pub fn print_task_panics(mut self, print: bool) -> Self {
         self.print_task_panics = print;
+        self
+    }
+
+    /// How idle workers wait for the next task: spin always ([`WakePolicy::Latency`]), spin
+    /// while spinning pays ([`WakePolicy::Balanced`], the default), or sleep at once
+    /// ([`WakePolicy::Efficiency`]). `docs/sleep.md` shows what each costs and gains.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor, WakePolicy};
+    ///
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .wake_policy(WakePolicy::Latency)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.wake_policy(), WakePolicy::Latency);
+    /// assert_eq!(*pool.submit(|| 1).unwrap().result().unwrap(), 1);
+    /// ```
+    pub fn wake_policy(mut self, policy: WakePolicy) -> Self {
+        self.wake_policy = policy;
         self
     }
 
@@ -135,6 +157,7 @@ impl ThreadPoolBuilder {
             initializer: self.initializer,
             fail_thread_starts: self.fail_thread_starts,
             print_task_panics: self.print_task_panics,
+            wake_policy: self.wake_policy,
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

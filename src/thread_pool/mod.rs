@@ -38,11 +38,13 @@
 mod builder;
 mod shared;
 mod sleep;
+mod spin;
 mod worker;
 
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};
 pub(crate) use shared::Shared;
 use shared::*;
+pub use spin::WakePolicy;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -126,6 +128,17 @@ impl ThreadPoolExecutor {
     /// The most threads this pool starts.
     pub fn max_workers(&self) -> usize {
         self.shared().max_workers
+    }
+
+    /// The [`WakePolicy`] the pool was built with.
+    ///
+    /// ```
+    /// use concurrent_futures::{ThreadPoolExecutor, WakePolicy};
+    ///
+    /// assert_eq!(ThreadPoolExecutor::new(1).unwrap().wake_policy(), WakePolicy::Balanced);
+    /// ```
+    pub fn wake_policy(&self) -> WakePolicy {
+        self.shared().wake_policy
     }
 
     /// Threads started so far (they are never retired before shutdown).
@@ -263,6 +276,7 @@ impl fmt::Debug for ThreadPoolExecutor {
         f.debug_struct("ThreadPoolExecutor")
             .field("prefix", &s.prefix)
             .field("max_workers", &s.max_workers)
+            .field("wake_policy", &s.wake_policy)
             .field("live_threads", &s.live.load(Ordering::SeqCst))
             .field("searching", &searching)
             .field("sleeping", &sleeping)

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(super) fail_thread_starts: bool,
     /// Print captured task panics too (builder `print_task_panics`).
     pub(crate) print_task_panics: bool,
+    /// How idle workers wait (builder `wake_policy`).
+    pub(crate) wake_policy: WakePolicy,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(super) broken: OnceLock<String>,
 }

@@ -1,26 +1,16 @@
-//! The worker's run loop: spin briefly on the injector, run what it finds, sleep when there
-//! is nothing (`sleep.rs`), exit once the pool is closed and drained.
+//! The worker's run loop: poll the injector as the wake policy says (`spin.rs`), run what
+//! it finds, sleep when there is nothing (`sleep.rs`), exit once the pool is closed and drained.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::Shared;
 use super::sleep::Sleeper;
+use super::spin::{CHECK_EVERY, Spin};
 use crate::context::{self, Enter};
 use crate::future::hooks::RunHooks;
 use crate::sync::{Arc, spin_loop, yield_now};
 use crate::unwind::{display, drop_quietly, payload_message, report};
-
-/// Rounds of `spin_loop` a worker polls the injector before it sleeps: about 20 µs here,
-/// long enough to catch the next task of a submit/wait loop without a wake-up (2–70 µs),
-/// short enough that an idle pool stops burning CPU at once.
-#[cfg(not(concurrent_futures_loom))]
-const SPIN_ROUNDS: u32 = 1024;
-#[cfg(concurrent_futures_loom)]
-const SPIN_ROUNDS: u32 = 0;
-
-/// A spinning worker yields its core once per this many rounds.
-const YIELD_EVERY: u32 = 64;
 
 /// One worker thread's standing with its pool. Whether it counts as searching is tracked
 /// here, so every path (an unwind included) leaves the pool's counts as it found them, and
@@ -111,9 +101,9 @@ pub(crate) fn main(shared: Arc<Shared>) {
         worker.start_searching();
     }
     let me = Sleeper::current();
-    let spins = spin_rounds();
+    let mut spin = Spin::new(shared.wake_policy);
     loop {
-        if let Some(task) = find_task(shared, spins) {
+        if let Some(task) = find_task(shared, &mut spin) {
             if worker.stop_searching() && !shared.queue.is_empty() {
                 shared.notify();
             }
@@ -147,35 +137,31 @@ pub(crate) fn main(shared: Arc<Shared>) {
         shared
             .sleep
             .sleep(&me, || !shared.queue.is_empty() || shared.closing());
+        spin.woke();
     }
     debug_assert_eq!(context::current(), shared.id());
 }
 
-/// How long this worker spins before it sleeps. Spinning pays only while the thread that
-/// will submit can run at the same time, on another core: a worker that shares its only
-/// core with the submitter spins in its way (issue #11 measured 31 µs round trips pinned to
-/// one core, against 2.4 µs for a pool that parks). Threads inherit their creator's CPU
-/// affinity, so a worker asks once, when it starts.
-fn spin_rounds() -> u32 {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
-        SPIN_ROUNDS
-    } else {
-        0
+/// A task from the queue, polling it as long as the pool's wake policy says (`spin.rs`).
+fn find_task(shared: &Shared, spin: &mut Spin) -> Option<crate::future::task::TaskRef> {
+    if let Some(t) = shared.queue.pop() {
+        return Some(t);
     }
-}
-
-fn find_task(shared: &Shared, spins: u32) -> Option<crate::future::task::TaskRef> {
-    for i in 0..spins {
+    for i in 1..=spin.begin() {
         if let Some(t) = shared.queue.pop() {
+            spin.answered();
             return Some(t);
         }
-        if i % YIELD_EVERY == YIELD_EVERY - 1 {
-            // On a loaded machine the submitter may be waiting for this very core: let it
-            // have it now and then (a syscall that returns at once when nobody waits).
-            yield_now();
-        } else {
-            spin_loop();
+        if i % CHECK_EVERY == 0 && !spin.keep_spinning() {
+            // Preempted while spinning: the core is wanted by others; sleep instead.
+            break;
         }
+        spin_loop();
     }
-    shared.queue.pop()
+    let found = shared.queue.pop();
+    match found {
+        Some(_) => spin.answered(),
+        None => spin.unanswered(),
+    }
+    found
 }

@@ -1,8 +1,9 @@
 //! Ours: `ThreadPoolExecutor`, with its native `as_completed` and `map` where a workload uses
-//! them.
+//! them, and built with each wake policy for W2.
 
 use super::Contender;
-use concurrent_futures::{Future, MapOptions, ThreadPoolExecutor, as_completed};
+use concurrent_futures::{Future, MapOptions, ThreadPoolExecutor, WakePolicy, as_completed};
+use std::marker::PhantomData;
 
 /// Our `ThreadPoolExecutor`, with its native `as_completed` and `map`.
 pub struct Ours(pub ThreadPoolExecutor);
@@ -39,5 +40,50 @@ impl Contender for Ours {
             .unwrap()
             .map(Result::unwrap)
             .collect()
+    }
+}
+
+/// A wake policy other than the default, for the rows that show what each one trades.
+pub trait Policy {
+    /// The name in the table.
+    const NAME: &'static str;
+    /// The policy the pool is built with.
+    const POLICY: WakePolicy;
+}
+
+/// [`WakePolicy::Latency`]: always spin before sleeping.
+pub struct Latency;
+impl Policy for Latency {
+    const NAME: &'static str = "ours, Latency";
+    const POLICY: WakePolicy = WakePolicy::Latency;
+}
+
+/// [`WakePolicy::Efficiency`]: never spin.
+pub struct Efficiency;
+impl Policy for Efficiency {
+    const NAME: &'static str = "ours, Efficiency";
+    const POLICY: WakePolicy = WakePolicy::Efficiency;
+}
+
+/// Ours built with wake policy `P` (the plain [`Ours`] row is the default, `Balanced`).
+pub struct OursWith<P>(Ours, PhantomData<P>);
+
+impl<P: Policy> Contender for OursWith<P> {
+    const NAME: &'static str = P::NAME;
+    type Handle = Future<u64>;
+
+    fn start(workers: usize) -> Self {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(workers)
+            .wake_policy(P::POLICY)
+            .build()
+            .unwrap();
+        OursWith(Ours(pool), PhantomData)
+    }
+    fn submit<F: FnOnce() -> u64 + Send + 'static>(&self, f: F) -> Future<u64> {
+        self.0.submit(f)
+    }
+    fn join(&self, h: Future<u64>) -> u64 {
+        self.0.join(h)
     }
 }

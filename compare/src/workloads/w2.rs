@@ -1,7 +1,8 @@
 //! W2 latency: submit one task and block on its result, many times (p50, p99, p99.9; CPU
-//! cores used per wall second, from `getrusage`).
+//! cores used per wall second, from `getrusage`), back to back and with 50 µs of the
+//! caller's own work between submits; ours with each wake policy.
 
-use crate::contenders::{Contender, ThreadPerTask, each_contender};
+use crate::contenders::{Contender, Efficiency, Latency, OursWith, ThreadPerTask, each_contender};
 use crate::results::Results;
 use crate::settings::Settings;
 use crate::stats::percentile;
@@ -23,11 +24,24 @@ pub fn cpu_time() -> Duration {
 /// W2: submit one task and block on its result, `n` times: p50, p99, p99.9 (µs) and CPU
 /// cores used per wall second.
 pub fn w2<C: Contender>(workers: usize, n: usize) -> [f64; 4] {
+    w2_spaced::<C>(workers, n, Duration::ZERO)
+}
+
+/// W2 spaced: as [`w2`], but the caller works (spins) for `gap` before each submit, as a
+/// service that does something between its tasks: what an idle worker's wait costs and
+/// gains. The CPU figure includes the caller's own work, so 1.0 is the caller alone.
+pub fn w2_spaced<C: Contender>(workers: usize, n: usize, gap: Duration) -> [f64; 4] {
     let pool = C::start(workers);
     pool.warm();
     let mut lat = Vec::with_capacity(n);
     let (t0, c0) = (Instant::now(), cpu_time());
     for i in 0..n as u64 {
+        if !gap.is_zero() {
+            let busy = Instant::now();
+            while busy.elapsed() < gap {
+                std::hint::spin_loop();
+            }
+        }
         let t = Instant::now();
         let h = pool.submit(move || i);
         black_box(pool.join(h));
@@ -43,30 +57,94 @@ pub fn w2<C: Contender>(workers: usize, n: usize) -> [f64; 4] {
     ]
 }
 
-/// One rep of W2 in each machine state: the pools, a thread per task on a quarter of the
-/// round trips, and our process pool.
+/// The caller's work between the submits of the spaced rows.
+pub const GAP: Duration = Duration::from_micros(50);
+
+/// One rep of W2 in each machine state: the pools (ours with each wake policy), a thread
+/// per task on a quarter of the round trips, our process pool, and the spaced rows.
 pub fn rep(s: &Settings, r: &mut Results) {
     let (w, trips) = (s.workers, s.w2_n);
     for &state in &s.states {
         let sfx = state.suffix();
-        let mut add = |name: &str, v: [f64; 4]| {
-            r.add("W2", &format!("round trip p50{sfx}"), "µs", name, v[0]);
-            r.add("W2", &format!("round trip p99{sfx}"), "µs", name, v[1]);
-            r.add("W2", &format!("round trip p99.9{sfx}"), "µs", name, v[2]);
+        let add = |r: &mut Results, what: &str, name: &str, v: [f64; 4]| {
             r.add(
                 "W2",
-                &format!("CPU per wall second{sfx}"),
+                &format!("round trip p50{what}{sfx}"),
+                "µs",
+                name,
+                v[0],
+            );
+            r.add(
+                "W2",
+                &format!("round trip p99{what}{sfx}"),
+                "µs",
+                name,
+                v[1],
+            );
+            r.add(
+                "W2",
+                &format!("round trip p99.9{what}{sfx}"),
+                "µs",
+                name,
+                v[2],
+            );
+            r.add(
+                "W2",
+                &format!("CPU per wall second{what}{sfx}"),
                 "cores",
                 name,
                 v[3],
             );
         };
         state.run(|| {
-            each_contender!(s, |C, name| add(name, w2::<C>(w, trips)));
+            each_contender!(s, |C, name| add(r, "", name, w2::<C>(w, trips)));
+            each_policy!(s, |C, name| add(r, "", name, w2::<C>(w, trips)));
             if s.wants(ThreadPerTask::NAME) {
-                add(ThreadPerTask::NAME, w2::<ThreadPerTask>(w, trips / 4));
+                add(
+                    r,
+                    "",
+                    ThreadPerTask::NAME,
+                    w2::<ThreadPerTask>(w, trips / 4),
+                );
             }
         });
         state.run(|| crate::workloads::process::rep_w2(s, sfx, r));
+        let spaced = format!(", {} µs apart", GAP.as_micros());
+        let n = (trips / 10).max(1);
+        state.run(|| {
+            each_contender!(s, |C, name| add(
+                r,
+                &spaced,
+                name,
+                w2_spaced::<C>(w, n, GAP)
+            ));
+            each_policy!(s, |C, name| add(
+                r,
+                &spaced,
+                name,
+                w2_spaced::<C>(w, n, GAP)
+            ));
+        });
     }
 }
+
+/// Runs `$body` for ours built with each wake policy other than the default, if wanted.
+macro_rules! each_policy {
+    ($s:expr, |$c:ident, $name:ident| $body:expr) => {{
+        {
+            type $c = OursWith<Latency>;
+            let $name = <$c as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+        {
+            type $c = OursWith<Efficiency>;
+            let $name = <$c as Contender>::NAME;
+            if $s.wants($name) {
+                $body
+            }
+        }
+    }};
+}
+use each_policy;
