@@ -92,7 +92,8 @@ pub use future::{Future, OwnedResultFuture, ResultFuture, State, Waitable};
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
 pub use thread_pool::{
-    Initializer, ThreadPoolBuilder, ThreadPoolExecutor, WakePolicy, default_max_workers,
+    Initializer, PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, WakePolicy,
+    default_max_workers,
 };
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};
 

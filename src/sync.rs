@@ -113,7 +113,7 @@ mod imp {
     pub(crate) use loom::thread_local;
 
     /// Loom cannot see inside crossbeam's queue (it uses std atomics), so under loom the
-    /// injector is a mutex around a deque with the same three operations.
+    /// injector is a mutex around a deque with the same operations.
     pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
 
     impl<T> Injector<T> {
@@ -128,6 +128,9 @@ mod imp {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().unwrap().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().unwrap().len()
         }
     }
 

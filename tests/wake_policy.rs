@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use concurrent_futures::{ThreadPoolExecutor, WakePolicy, as_completed};
 use std::thread;
+use std::time::Duration;
 
 const POLICIES: [WakePolicy; 3] = [
     WakePolicy::Latency,
@@ -69,11 +70,47 @@ fn every_policy_lets_an_idle_pool_sleep() {
     }
 }
 
-/// A `Balanced` worker that has stopped spinning (tasks far apart) still takes every task
-/// and still wakes for the next one, also when tasks then come back to back.
+fn has_a_second_cpu() -> bool {
+    thread::available_parallelism().map_or(1, |n| n.get()) > 1
+}
+
+/// What each policy does shows in the pool's spin counts: `Efficiency` never spins,
+/// `Latency` spins whenever it finds the queue empty.
+#[test]
+fn efficiency_never_spins_and_latency_spins_after_every_task() {
+    let (e, l) = (
+        pool(1, WakePolicy::Efficiency),
+        pool(1, WakePolicy::Latency),
+    );
+    for i in 0..2000u64 {
+        l.submit(move || i).unwrap().result().unwrap();
+    }
+    for i in 0..2000u64 {
+        e.submit(move || i).unwrap().result().unwrap();
+    }
+    let (me, ml) = (e.metrics(), l.metrics());
+    assert_eq!((me.spins_caught, me.spins_missed), (0, 0), "{me}");
+    if has_a_second_cpu() {
+        // Caught or missed depends on how busy the machine is; that it spun does not.
+        assert!(ml.spins_caught + ml.spins_missed > 0, "{ml}");
+    } else {
+        assert_eq!(
+            (ml.spins_caught, ml.spins_missed),
+            (0, 0),
+            "no spin on one CPU: {ml}"
+        );
+    }
+}
+
+/// A `Balanced` worker whose spins go unanswered (tasks far apart) stops spinning: each
+/// miss halves the next spin, so 30 far-apart tasks cost at most a dozen missed spins,
+/// where `Latency` misses every time. It still takes every task and wakes for the next
+/// one, also when tasks then come back to back.
 #[test]
 fn balanced_keeps_up_when_the_pace_changes() {
     let p = pool(1, WakePolicy::Balanced);
+    let l = pool(1, WakePolicy::Latency);
+    l.submit(|| ()).unwrap().result().unwrap(); // its worker started
     let tid = p
         .submit(|| thread::current().id())
         .unwrap()
@@ -81,9 +118,23 @@ fn balanced_keeps_up_when_the_pace_changes() {
         .unwrap()
         .to_owned();
     for i in 0..30u64 {
-        // Far apart: the worker sleeps between tasks, and its spin shrinks.
+        // Far apart: each task comes a millisecond after the worker fell asleep, much later
+        // than any spin lasts (the pace is the scenario, not a synchronization: the
+        // worker's state is probed first).
         until("the worker is asleep", || p.idle_counts() == (0, 1));
+        thread::sleep(Duration::from_millis(1));
         assert_eq!(*p.submit(move || i).unwrap().result().unwrap(), i);
+        until("the Latency worker is asleep", || l.idle_counts() == (0, 1));
+        thread::sleep(Duration::from_millis(1));
+        assert_eq!(*l.submit(move || i).unwrap().result().unwrap(), i);
+    }
+    let (mb, ml) = (p.metrics(), l.metrics());
+    assert!(mb.spins_missed <= 12, "{mb}");
+    if has_a_second_cpu() {
+        assert!(
+            ml.spins_missed >= 30,
+            "Latency spins before each sleep: {ml}"
+        );
     }
     for i in 0..2000u64 {
         assert_eq!(*p.submit(move || i).unwrap().result().unwrap(), i);

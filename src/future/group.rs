@@ -45,7 +45,9 @@ fn yield_phase(deadline: Deadline, ready: &mut impl FnMut() -> bool) -> Option<b
     if YIELD_ROUNDS == 0 {
         return None;
     }
-    let mut calm = CALM.get();
+    // During thread-local destruction (a wait in another thread-local's drop) there is no
+    // memory of contention: wait as on a fresh thread.
+    let mut calm = CALM.try_with(Cell::get).unwrap_or(Calm::new());
     let mut last = Instant::now();
     if calm.active(last) {
         return None;
@@ -72,7 +74,7 @@ fn yield_phase(deadline: Deadline, ready: &mut impl FnMut() -> bool) -> Option<b
     if !preempted {
         calm.ran_clean(last);
     }
-    CALM.set(calm);
+    let _ = CALM.try_with(|c| c.set(calm));
     answer
 }
 

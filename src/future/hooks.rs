@@ -7,14 +7,38 @@
 //! that runs after the publish can take any time, so the runner tells the executor around
 //! it, and a pool stops counting the worker as free meanwhile (its pool rule 4). The core
 //! only calls these hooks; what they do is the backend's.
+//!
+//! The hooks also hear how each run ended ([`Ended`]) and when a task was claimed, for an
+//! executor's counts. A task that a thread of the executor runs inline, while it waits on
+//! it, reports to the hooks that thread registered with [`InlineHooks`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// How a queue entry's run ended, for an executor's counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The body returned a value.
+    Value,
+    /// The body returned an error (or the job failed the task).
+    Exception,
+    /// The body panicked.
+    Panic,
+    /// The task was cancelled before it started: nothing ran.
+    Cancelled,
+    /// Another thread claimed it (an inline run): nothing ran here.
+    Elsewhere,
+    /// The job detached its publisher: the outcome comes later, from another thread.
+    Detached,
+}
 
 /// The executor's side of a run. Every method is called on the runner's thread.
 pub(crate) trait RunHooks {
+    /// The task was claimed (PENDING → RUNNING) by this runner: its body runs next.
+    fn claimed(&self);
     /// The task's body is over (or there is nothing to run); the outcome is about to be
     /// published.
-    fn body_done(&self);
+    fn body_done(&self, ended: Ended);
     /// User code is about to run on this thread after the publish.
     fn user_code_begins(&self);
     /// That user code is over (also called on unwind).
@@ -25,7 +49,8 @@ pub(crate) trait RunHooks {
 pub(crate) struct NoHooks;
 
 impl RunHooks for NoHooks {
-    fn body_done(&self) {}
+    fn claimed(&self) {}
+    fn body_done(&self, _: Ended) {}
     fn user_code_begins(&self) {}
     fn user_code_ends(&self) {}
 }
@@ -59,5 +84,38 @@ impl Drop for UserCode<'_> {
         if self.entered.get() {
             self.hooks.user_code_ends();
         }
+    }
+}
+
+crate::sync::thread_local! {
+    /// What the executor this thread works for hears of a task the thread runs inline.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static INLINE_HOOKS: RefCell<Option<Rc<dyn RunHooks>>> = RefCell::new(None);
+}
+
+/// While alive, the tasks the current thread runs inline (waiting on its own executor's
+/// task, rule 3 of the thread pool) report to `hooks`, an executor's counts; restores the
+/// previous hooks when it drops, also on unwind.
+#[must_use = "the hooks are unset when the guard drops"]
+pub(crate) struct InlineHooks(Option<Rc<dyn RunHooks>>);
+
+impl InlineHooks {
+    pub(crate) fn new(hooks: Rc<dyn RunHooks>) -> Self {
+        InlineHooks(INLINE_HOOKS.with(|h| h.replace(Some(hooks))))
+    }
+}
+
+impl Drop for InlineHooks {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        INLINE_HOOKS.with(|h| *h.borrow_mut() = previous);
+    }
+}
+
+/// Calls `f` with the hooks for an inline run on this thread ([`NoHooks`] if none are set).
+pub(crate) fn with_inline_hooks<R>(f: impl FnOnce(&dyn RunHooks) -> R) -> R {
+    match INLINE_HOOKS.with(|h| h.borrow().clone()) {
+        Some(h) => f(&*h),
+        None => f(&NoHooks),
     }
 }

@@ -50,7 +50,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use std::ptr::NonNull;
 
-use super::hooks::{NoHooks, RunHooks, UserCode};
+use super::hooks::{Ended, NoHooks, RunHooks, UserCode};
 use super::slot::Outcome;
 use super::state::{
     COMPLETING, Claim, RUNNING, TransitionToCancelled, TransitionToCompleting, TransitionToRunning,
@@ -230,25 +230,28 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         // SAFETY: the TaskRef keeps the cell alive.
         let cell = unsafe { Self::cell(header) };
         match cell.inner.header.state.transition_to_running(false) {
-            // SAFETY: we just won PENDING → RUNNING, and hand the TaskRef's reference to the
-            // publisher, which drops it once it has published.
-            TransitionToRunning::Running => return unsafe { Self::execute(header, hooks, true) },
+            TransitionToRunning::Running => {
+                hooks.claimed();
+                // SAFETY: we just won PENDING → RUNNING, and hand the TaskRef's reference to
+                // the publisher, which drops it once it has published.
+                return unsafe { Self::execute(header, hooks, true) };
+            }
             // Cancelled, and maybe already marked notified (an inline attempt lost to the
             // cancel): nobody can run it, so the closure is this entry's to drop. Dropped
             // before `body_done`, while the worker does not count as free (pool rule 4).
             TransitionToRunning::Cancelled => {
                 // SAFETY: cancelled, so no runner exists or will.
                 drop_quietly(unsafe { cell.take_func() }, "a cancelled task's closure");
-                hooks.body_done();
+                hooks.body_done(Ended::Cancelled);
             }
             TransitionToRunning::Invalid(s) if s.is_cancelled() => {
                 // SAFETY: cancelled, so no runner exists or will.
                 drop_quietly(unsafe { cell.take_func() }, "a cancelled task's closure");
-                hooks.body_done();
+                hooks.body_done(Ended::Cancelled);
             }
             // Running or run inline by a waiting thread of the executor, which took the
             // closure and publishes: only the reference is left to drop.
-            TransitionToRunning::Invalid(_) => hooks.body_done(),
+            TransitionToRunning::Invalid(_) => hooks.body_done(Ended::Elsewhere),
         }
         // SAFETY: consumes the TaskRef's reference.
         unsafe { release_task_ref::<T>(header, hooks) };
@@ -268,10 +271,13 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         }
         match cell.inner.header.state.transition_to_running(false) {
             TransitionToRunning::Running => {
-                // SAFETY: we just won PENDING → RUNNING; the caller's handle keeps the cell
-                // alive whatever happens to the queue entry meanwhile (module doc), and
-                // `F::INLINE` jobs publish before they return.
-                unsafe { Self::execute(header, &NoHooks, false) };
+                super::hooks::with_inline_hooks(|hooks| {
+                    hooks.claimed();
+                    // SAFETY: we just won PENDING → RUNNING; the caller's handle keeps the
+                    // cell alive whatever happens to the queue entry meanwhile (module doc),
+                    // and `F::INLINE` jobs publish before they return.
+                    unsafe { Self::execute(header, hooks, false) }
+                });
                 true
             }
             _ => false,
@@ -401,7 +407,7 @@ impl<'h, T> Publisher<'h, T> {
             self.owns_task_ref,
             "an inline run's publisher cannot leave its runner"
         );
-        self.hooks.body_done();
+        self.hooks.body_done(Ended::Detached);
         let this = ManuallyDrop::new(self);
         Publisher {
             header: this.header,
@@ -449,14 +455,15 @@ impl<'h, T> Publisher<'h, T> {
         // `Inner<T>`.
         let inner = unsafe { self.header.cast::<Inner<T>>().as_ref() };
         let exception = outcome.is_err();
-        let outcome = match outcome {
-            Ok(v) => Outcome::Value(v),
-            Err(e) => Outcome::Exception(e),
+        let (outcome, ended) = match outcome {
+            Ok(v) => (Outcome::Value(v), Ended::Value),
+            Err(e) if e.is_panic() => (Outcome::Exception(e), Ended::Panic),
+            Err(e) => (Outcome::Exception(e), Ended::Exception),
         };
         // SAFETY: the publisher is the runner's right: the only writer, not yet published
         // (rules 2, 8). The slot held `Empty`, whose drop is no user code.
         unsafe { inner.slot.write(outcome) };
-        self.hooks.body_done();
+        self.hooks.body_done(ended);
         inner
             .header
             .state
@@ -558,6 +565,12 @@ impl TaskRef {
     pub(crate) fn end(&self, exception: Option<Exception>) -> bool {
         // SAFETY: this TaskRef keeps the task alive; its reference is not consumed.
         unsafe { (self.vtable().end_queued)(self.0, exception) }
+    }
+
+    /// Whether the task was cancelled (by anyone, at any time).
+    pub(crate) fn is_cancelled(&self) -> bool {
+        // SAFETY: this TaskRef keeps the header alive.
+        unsafe { self.0.as_ref() }.state.load().is_cancelled()
     }
 
     /// Wakes the listeners of a task [`end`](Self::end) ended (`ended`), and drops the

@@ -28,6 +28,7 @@ pub struct ThreadPoolBuilder {
     fail_thread_starts: bool,
     print_task_panics: bool,
     wake_policy: WakePolicy,
+    no_metrics: bool,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -38,6 +39,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("initializer", &self.initializer.is_some())
             .field("print_task_panics", &self.print_task_panics)
             .field("wake_policy", &self.wake_policy)
+            .field("metrics", &!self.no_metrics)
             .finish()
     }
 }
@@ -95,6 +97,23 @@ impl ThreadPoolBuilder {
     /// ```
     pub fn wake_policy(mut self, policy: WakePolicy) -> Self {
         self.wake_policy = policy;
+        self
+    }
+
+    /// Whether the pool keeps its task counts ([`ThreadPoolExecutor::metrics`]). On by
+    /// default: each count is a relaxed store on a line only its worker writes (the
+    /// harness's W1 and W2 measure the difference, `docs/performance.md`). Off, the task
+    /// counts stay zero; the queue and worker gauges still read live values.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().metrics(false).build().unwrap();
+    /// pool.submit(|| ()).unwrap().result().unwrap();
+    /// assert_eq!(pool.metrics().submitted, 0);
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.no_metrics = !on;
         self
     }
 
@@ -158,6 +177,7 @@ impl ThreadPoolBuilder {
             fail_thread_starts: self.fail_thread_starts,
             print_task_panics: self.print_task_panics,
             wake_policy: self.wake_policy,
+            counters: Counters::new(!self.no_metrics),
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

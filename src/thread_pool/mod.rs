@@ -36,12 +36,15 @@
 //!    pool down at once. Only other threads join.
 
 mod builder;
+mod metrics;
 mod shared;
 mod sleep;
 mod spin;
 mod worker;
 
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};
+use metrics::Counters;
+pub use metrics::PoolMetrics;
 pub(crate) use shared::Shared;
 use shared::*;
 pub use spin::WakePolicy;
@@ -139,6 +142,33 @@ impl ThreadPoolExecutor {
     /// ```
     pub fn wake_policy(&self) -> WakePolicy {
         self.shared().wake_policy
+    }
+
+    /// A snapshot of the pool's counts: tasks submitted, started, completed, failed,
+    /// panicked and cancelled, the queue's depth, and its busy and idle workers. All zero
+    /// for the task counts when the pool was built with
+    /// [`metrics(false)`](ThreadPoolBuilder::metrics).
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// pool.submit(|| panic!("boom")).unwrap().exception().unwrap();
+    /// let m = pool.metrics();
+    /// assert_eq!((m.submitted, m.started, m.panicked), (1, 1, 1));
+    /// assert_eq!(m.live_workers, m.busy_workers + m.idle_workers);
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        let s = self.shared();
+        let (searching, sleeping) = s.sleep.counts();
+        let live = s.live.load(Ordering::SeqCst);
+        let idle = (searching + sleeping).min(live);
+        PoolMetrics {
+            live_workers: live,
+            busy_workers: live - idle,
+            idle_workers: idle,
+            ..s.counters.snapshot(s.queue.len())
+        }
     }
 
     /// Threads started so far (they are never retired before shutdown).
@@ -281,6 +311,7 @@ impl fmt::Debug for ThreadPoolExecutor {
             .field("searching", &searching)
             .field("sleeping", &sleeping)
             .field("closing", &s.closing())
+            .field("metrics", &self.metrics())
             .finish()
     }
 }

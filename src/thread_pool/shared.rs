@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) print_task_panics: bool,
     /// How idle workers wait (builder `wake_policy`).
     pub(crate) wake_policy: WakePolicy,
+    /// The task counts (`metrics.rs`).
+    pub(crate) counters: Counters,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(super) broken: OnceLock<String>,
 }
@@ -247,6 +249,11 @@ impl Shared {
         let mut ended = Vec::new();
         while let Some(t) = self.queue.pop() {
             let e = t.end(outcome());
+            // Counted here if this drain ended it, or if it was cancelled before; else a
+            // thread of the pool ran it inline and counted it.
+            if e || t.is_cancelled() {
+                self.counters.drained(!t.is_cancelled());
+            }
             ended.push((t, e));
         }
         for (t, e) in ended {

@@ -18,6 +18,7 @@ use crate::sync::{
     Arc, AtomicBool, AtomicUsize, Mutex, Ordering, Thread, current_thread, fence, lock, park,
 };
 use crossbeam_utils::CachePadded;
+use std::time::{Duration, Instant};
 
 const SEARCHING_ONE: usize = 1;
 const SLEEPING_SHIFT: u32 = usize::BITS / 2;
@@ -44,6 +45,16 @@ pub(crate) struct Sleeper {
     thread: Thread,
     /// Set (Release) by the waker after it moved this worker back to searching.
     woken: AtomicBool,
+    /// When the waker woke it, in nanoseconds since [`clock_base`] (0: not stamped), for
+    /// the wake policy's measure of how long the wait really was (`spin.rs`). A
+    /// measurement only: nothing synchronizes on it.
+    woken_at: std::sync::atomic::AtomicU64,
+}
+
+/// The instant the wake stamps count from.
+fn clock_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
 }
 
 impl Sleeper {
@@ -52,7 +63,27 @@ impl Sleeper {
         Arc::new(Sleeper {
             thread: current_thread(),
             woken: AtomicBool::new(false),
+            woken_at: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// When its waker woke it, if one did since the last call.
+    pub(crate) fn take_woken_at(&self) -> Option<Instant> {
+        // ORDERING: Relaxed: a measurement; the waker's store precedes its Release of
+        // `woken`, which the sleeper acquired before asking.
+        match self.woken_at.swap(0, std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            n => Some(clock_base() + Duration::from_nanos(n)),
+        }
+    }
+
+    fn stamp_wake(&self) {
+        #[cfg(not(concurrent_futures_loom))]
+        {
+            let n = clock_base().elapsed().as_nanos().clamp(1, u64::MAX as u128) as u64;
+            // ORDERING: Relaxed: see `take_woken_at`.
+            self.woken_at.store(n, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -131,6 +162,7 @@ impl Sleep {
         self.counts
             .fetch_add(SEARCHING_ONE.wrapping_sub(SLEEPING_ONE), Ordering::SeqCst);
         drop(list);
+        s.stamp_wake();
         s.woken.store(true, Ordering::Release);
         s.thread.unpark();
         true

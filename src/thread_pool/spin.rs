@@ -18,7 +18,7 @@ const SPIN_ROUNDS: u32 = 1024;
 const SPIN_ROUNDS: u32 = 0;
 
 /// `Balanced` halves a worker's spin once per unanswered spin, down to none after this many.
-const MAX_MISSES: u32 = SPIN_ROUNDS.trailing_zeros() + 1;
+const MAX_MISSES: u32 = u32::BITS - SPIN_ROUNDS.leading_zeros();
 
 /// What a full spin was assumed to take before one was measured.
 const FIRST_WINDOW: Duration = Duration::from_micros(20);
@@ -31,7 +31,8 @@ pub(super) const CHECK_EVERY: u32 = 64;
 /// built ([`ThreadPoolBuilder::wake_policy`](crate::ThreadPoolBuilder::wake_policy)).
 ///
 /// Whatever the policy, a worker does not spin when it may run on only one CPU (it would
-/// hold the core its submitter needs), and a spinning worker yields its core now and then.
+/// hold the core its submitter needs). [`PoolMetrics`](crate::PoolMetrics) counts the
+/// spins that found a task and those that did not, to see whether a policy's spin pays.
 ///
 /// ```
 /// use concurrent_futures::{Executor, ThreadPoolExecutor, WakePolicy};
@@ -49,15 +50,17 @@ pub(super) const CHECK_EVERY: u32 = 64;
 #[non_exhaustive]
 pub enum WakePolicy {
     /// After every task a worker polls the queue for about 20 µs before it sleeps, whatever
-    /// happened before: the next submit within that window costs no wake-up. For callers
-    /// that submit in bursts with short, irregular gaps and want the lowest latency at the
-    /// price of CPU.
+    /// happened before and however busy the machine is: the next submit within that window
+    /// costs no wake-up. For callers that submit in bursts with short, irregular gaps, on a
+    /// machine with cores to spare, and want the lowest latency at the price of CPU.
     Latency,
     /// The default. A worker spins as `Latency` does while its spins pay; each spin that
-    /// ends with no task halves its next one, down to none, and a wait that ends within a
-    /// full spin's time (so a spin would have caught it) restores the full spin. A
-    /// submit-and-wait loop keeps its microsecond round trip; a pool fed every 50 µs or
-    /// less often stops burning CPU between tasks.
+    /// ends with no task halves its next one, down to none, and a task that arrives
+    /// within a full spin's time of the wait's start (so a spin would have caught it)
+    /// restores the full spin. A spin during which the worker lost its core (the machine
+    /// has more runnable threads than cores) stops, and no spin follows for a while. A
+    /// back-to-back submit-and-wait loop keeps its sub-microsecond round trip; a pool fed
+    /// every 50 µs or less often stops burning CPU between tasks.
     #[default]
     Balanced,
     /// A worker never spins: it sleeps as soon as the queue is empty, and each submit that
@@ -81,6 +84,19 @@ pub(super) struct Spin {
     last_check: Option<Instant>,
     /// `Balanced`: whether this worker was found in others' way (`preempt.rs`).
     calm: Calm,
+    /// Whether the current wait spins at all.
+    spun: bool,
+}
+
+/// How a worker's wait for a task went, for its counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpinEnd {
+    /// The queue had a task at once, or the policy did not spin.
+    NoSpin,
+    /// The spin found a task.
+    Caught,
+    /// The spin ended with none; the worker sleeps.
+    Missed,
 }
 
 impl Spin {
@@ -96,11 +112,18 @@ impl Spin {
             began: None,
             last_check: None,
             calm: Calm::new(),
+            spun: false,
         }
     }
 
     /// The queue was empty: the rounds to spin now.
     pub(super) fn begin(&mut self) -> u32 {
+        let rounds = self.rounds();
+        self.spun = rounds > 0;
+        rounds
+    }
+
+    fn rounds(&mut self) -> u32 {
         match self.policy {
             WakePolicy::Latency => self.full,
             WakePolicy::Efficiency => 0,
@@ -130,21 +153,37 @@ impl Spin {
         !self.calm.check(last, now)
     }
 
-    /// The spin ran to its end (answered or not).
+    /// The spin ran to its end (answered or not). A wait that did not spin (a calm
+    /// period, or no spin left) is no evidence that the contention is over.
     fn ran_clean(&mut self) {
-        if self.last_check.take().is_some() {
+        if self.last_check.take().is_some() && self.spun {
             self.calm.ran_clean(Instant::now());
         }
     }
 
     /// The spin found a task.
-    pub(super) fn answered(&mut self) {
+    pub(super) fn answered(&mut self) -> SpinEnd {
         self.began = None;
         self.ran_clean();
+        if self.spun {
+            SpinEnd::Caught
+        } else {
+            SpinEnd::NoSpin
+        }
     }
 
     /// The spin ended with no task; the worker goes to sleep.
-    pub(super) fn unanswered(&mut self) {
+    pub(super) fn unanswered(&mut self) -> SpinEnd {
+        let end = if self.spun {
+            SpinEnd::Missed
+        } else {
+            SpinEnd::NoSpin
+        };
+        self.record_miss();
+        end
+    }
+
+    fn record_miss(&mut self) {
         self.ran_clean();
         if let Some(began) = self.began {
             // A spin cut short by a preemption, or skipped in a calm period, did not measure
@@ -157,12 +196,14 @@ impl Spin {
         }
     }
 
-    /// The worker is back from its sleep (woken, or its re-check found work). If the whole
-    /// wait was shorter than a full spin, a full spin would have caught the task: spin fully
-    /// again.
-    pub(super) fn woke(&mut self) {
+    /// The worker is back from its sleep: woken by a submit at `woken_at` (stamped by the
+    /// waker, so the wake-up's own cost is not counted), or its re-check found work (`None`:
+    /// now). If the task came within a full spin's time of the wait's start, a full spin
+    /// would have caught it: spin fully again.
+    pub(super) fn woke(&mut self, woken_at: Option<Instant>) {
         if let Some(began) = self.began.take() {
-            if began.elapsed() < self.window {
+            let came = woken_at.unwrap_or_else(Instant::now);
+            if came.saturating_duration_since(began) < self.window {
                 self.misses = 0;
             }
         }
@@ -185,30 +226,61 @@ mod tests {
         let (mut l, mut e) = (spin(WakePolicy::Latency), spin(WakePolicy::Efficiency));
         for _ in 0..3 {
             assert_eq!(l.begin(), SPIN_ROUNDS);
-            l.unanswered();
-            l.woke();
+            assert_eq!(l.unanswered(), SpinEnd::Missed);
+            l.woke(None);
             assert_eq!(e.begin(), 0);
-            e.unanswered();
-            e.woke();
+            assert_eq!(e.unanswered(), SpinEnd::NoSpin);
+            e.woke(None);
         }
     }
 
     #[test]
     fn balanced_halves_after_each_long_wait_down_to_none() {
         let mut b = spin(WakePolicy::Balanced);
-        b.window = Duration::ZERO; // every wait is longer than a full spin
         let mut seen = Vec::new();
         for _ in 0..MAX_MISSES + 2 {
             let rounds = b.begin();
             seen.push(rounds);
-            b.began = b.began.map(|t| t - Duration::from_millis(1));
-            b.misses = (b.misses + 1).min(MAX_MISSES); // as unanswered, without the clock
-            b.woke();
+            b.unanswered();
+            // Woken by a task that came far later than any spin lasts.
+            b.woke(Some(Instant::now() + Duration::from_secs(1)));
         }
         assert_eq!(seen[0], SPIN_ROUNDS);
         assert_eq!(seen[1], SPIN_ROUNDS / 2);
         assert!(seen.windows(2).all(|w| w[1] <= w[0]));
         assert_eq!(*seen.last().unwrap(), 0, "{seen:?}");
+        // A wait with no spin left is not counted as a missed spin.
+        assert_eq!(b.unanswered(), SpinEnd::NoSpin);
+    }
+
+    #[test]
+    fn the_wake_ups_own_cost_does_not_count_against_the_spin() {
+        let mut b = spin(WakePolicy::Balanced);
+        b.misses = MAX_MISSES;
+        b.window = Duration::from_micros(20);
+        assert_eq!(b.begin(), 0);
+        b.unanswered();
+        // The task came 5 µs after the wait began, though the wake-up took far longer.
+        let began = b.began.unwrap();
+        b.woke(Some(began + Duration::from_micros(5)));
+        assert_eq!(b.begin(), SPIN_ROUNDS);
+    }
+
+    #[test]
+    fn a_preempted_spin_stops_and_starts_a_calm_period_without_spins() {
+        let mut b = spin(WakePolicy::Balanced);
+        assert_eq!(b.begin(), SPIN_ROUNDS);
+        assert!(b.keep_spinning(), "a microsecond later: not preempted");
+        b.last_check = b.last_check.map(|t| t - Duration::from_millis(5));
+        assert!(!b.keep_spinning(), "5 ms between two looks: preempted");
+        assert_eq!(b.unanswered(), SpinEnd::Missed);
+        b.woke(None);
+        assert_eq!(b.begin(), 0, "calm: no spin");
+        assert_eq!(b.answered(), SpinEnd::NoSpin);
+        assert!(
+            b.calm.active(Instant::now()),
+            "a wait without a spin does not end the calm"
+        );
     }
 
     #[test]
@@ -217,7 +289,7 @@ mod tests {
         b.misses = 5;
         b.window = Duration::from_secs(3600); // any wait is shorter
         assert_eq!(b.begin(), SPIN_ROUNDS >> 5);
-        b.woke();
+        b.woke(None);
         assert_eq!(b.begin(), SPIN_ROUNDS);
     }
 
@@ -226,8 +298,8 @@ mod tests {
         let mut b = spin(WakePolicy::Balanced);
         b.misses = 3;
         assert_eq!(b.begin(), SPIN_ROUNDS >> 3);
-        b.answered();
-        b.woke(); // no wait in progress: nothing changes
+        assert_eq!(b.answered(), SpinEnd::Caught);
+        b.woke(None); // no wait in progress: nothing changes
         assert_eq!(b.begin(), SPIN_ROUNDS >> 3);
     }
 

@@ -4,11 +4,17 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use std::rc::Rc;
+
+use crossbeam_utils::CachePadded;
+
 use super::Shared;
+use super::metrics::WorkerCounts;
 use super::sleep::Sleeper;
-use super::spin::{CHECK_EVERY, Spin};
+use super::spin::{CHECK_EVERY, Spin, SpinEnd};
 use crate::context::{self, Enter};
-use crate::future::hooks::RunHooks;
+use crate::future::hooks::{Ended, InlineHooks, RunHooks};
+use crate::future::task::TaskRef;
 use crate::sync::{Arc, spin_loop, yield_now};
 use crate::unwind::{display, drop_quietly, payload_message, report};
 
@@ -18,6 +24,8 @@ use crate::unwind::{display, drop_quietly, payload_message, report};
 struct Worker {
     shared: Arc<Shared>,
     searching: Cell<bool>,
+    /// This worker's counts (`metrics.rs`); `None` with metrics off.
+    counts: Option<Arc<CachePadded<WorkerCounts>>>,
 }
 
 impl Worker {
@@ -34,9 +42,18 @@ impl Worker {
 }
 
 impl RunHooks for Worker {
+    fn claimed(&self) {
+        if let Some(c) = &self.counts {
+            c.claimed();
+        }
+    }
+
     /// Searching again before the outcome is published, so a thread woken by this result
     /// and submitting at once reuses this worker (idle reuse, `docs/sleep.md`).
-    fn body_done(&self) {
+    fn body_done(&self, ended: Ended) {
+        if let Some(c) = &self.counts {
+            c.ended(ended);
+        }
         self.start_searching();
     }
 
@@ -53,6 +70,21 @@ impl RunHooks for Worker {
     }
 }
 
+/// What a task this worker runs inline (while it waits on it) reports: only its counts.
+/// The worker is inside another task meanwhile, so its searching state does not change.
+struct InlineCounts(Arc<CachePadded<WorkerCounts>>);
+
+impl RunHooks for InlineCounts {
+    fn claimed(&self) {
+        self.0.claimed();
+    }
+    fn body_done(&self, ended: Ended) {
+        self.0.ended(ended);
+    }
+    fn user_code_begins(&self) {}
+    fn user_code_ends(&self) {}
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop_searching();
@@ -62,14 +94,17 @@ impl Drop for Worker {
 
 /// A worker thread's body. The spawner already counted it as searching and live.
 pub(crate) fn main(shared: Arc<Shared>) {
+    let counts = shared.counters.worker();
     let worker = Worker {
         shared,
         searching: Cell::new(true),
+        counts: counts.clone(),
     };
     let shared = &*worker.shared;
     // Declared after `worker`, so it drops first: the thread leaves the pool before it is
     // counted out. Restored on unwind too.
     let _enter = Enter::new(shared.id(), Some(shared.inline_gate.clone()));
+    let _inline = counts.map(|c| InlineHooks::new(Rc::new(InlineCounts(c))));
     crate::unwind::set_print_task_panics(shared.print_task_panics);
     if let Some(init) = &shared.initializer {
         // User code: not counted as free while it runs (pool rule 4). Work submitted
@@ -103,7 +138,11 @@ pub(crate) fn main(shared: Arc<Shared>) {
     let me = Sleeper::current();
     let mut spin = Spin::new(shared.wake_policy);
     loop {
-        if let Some(task) = find_task(shared, &mut spin) {
+        let (found, end) = find_task(shared, &mut spin);
+        if let Some(c) = &worker.counts {
+            c.spun(end);
+        }
+        if let Some(task) = found {
             if worker.stop_searching() && !shared.queue.is_empty() {
                 shared.notify();
             }
@@ -137,20 +176,20 @@ pub(crate) fn main(shared: Arc<Shared>) {
         shared
             .sleep
             .sleep(&me, || !shared.queue.is_empty() || shared.closing());
-        spin.woke();
+        spin.woke(me.take_woken_at());
     }
     debug_assert_eq!(context::current(), shared.id());
 }
 
-/// A task from the queue, polling it as long as the pool's wake policy says (`spin.rs`).
-fn find_task(shared: &Shared, spin: &mut Spin) -> Option<crate::future::task::TaskRef> {
+/// A task from the queue, polling it as long as the pool's wake policy says (`spin.rs`),
+/// and how the spin went.
+fn find_task(shared: &Shared, spin: &mut Spin) -> (Option<TaskRef>, SpinEnd) {
     if let Some(t) = shared.queue.pop() {
-        return Some(t);
+        return (Some(t), SpinEnd::NoSpin);
     }
     for i in 1..=spin.begin() {
         if let Some(t) = shared.queue.pop() {
-            spin.answered();
-            return Some(t);
+            return (Some(t), spin.answered());
         }
         if i % CHECK_EVERY == 0 && !spin.keep_spinning() {
             // Preempted while spinning: the core is wanted by others; sleep instead.
@@ -158,10 +197,8 @@ fn find_task(shared: &Shared, spin: &mut Spin) -> Option<crate::future::task::Ta
         }
         spin_loop();
     }
-    let found = shared.queue.pop();
-    match found {
-        Some(_) => spin.answered(),
-        None => spin.unanswered(),
+    match shared.queue.pop() {
+        Some(t) => (Some(t), spin.answered()),
+        None => (None, spin.unanswered()),
     }
-    found
 }

@@ -11,7 +11,7 @@ pub mod threadpool_crate;
 pub mod tokio_blocking;
 
 pub use naive::NaivePool;
-pub use ours::{Efficiency, Latency, Ours, OursWith};
+pub use ours::{Efficiency, Latency, NoMetrics, Ours, OursWith};
 pub use rayon_spawn::RayonSpawn;
 pub use thread_per_task::ThreadPerTask;
 pub use threadpool_crate::ThreadpoolCrate;

@@ -1,8 +1,10 @@
 //! Ours: `ThreadPoolExecutor`, with its native `as_completed` and `map` where a workload uses
-//! them, and built with each wake policy for W2.
+//! them, and built with each wake policy (W2) and with metrics off (W1, W2).
 
 use super::Contender;
-use concurrent_futures::{Future, MapOptions, ThreadPoolExecutor, WakePolicy, as_completed};
+use concurrent_futures::{
+    Future, MapOptions, ThreadPoolBuilder, ThreadPoolExecutor, WakePolicy, as_completed,
+};
 use std::marker::PhantomData;
 
 /// Our `ThreadPoolExecutor`, with its native `as_completed` and `map`.
@@ -43,41 +45,50 @@ impl Contender for Ours {
     }
 }
 
-/// A wake policy other than the default, for the rows that show what each one trades.
-pub trait Policy {
+/// Ours built otherwise than by default, for the rows that show what a setting trades.
+pub trait Variant {
     /// The name in the table.
     const NAME: &'static str;
-    /// The policy the pool is built with.
-    const POLICY: WakePolicy;
+    /// The builder with the setting.
+    fn builder() -> ThreadPoolBuilder;
 }
 
 /// [`WakePolicy::Latency`]: always spin before sleeping.
 pub struct Latency;
-impl Policy for Latency {
+impl Variant for Latency {
     const NAME: &'static str = "ours, Latency";
-    const POLICY: WakePolicy = WakePolicy::Latency;
+    fn builder() -> ThreadPoolBuilder {
+        ThreadPoolExecutor::builder().wake_policy(WakePolicy::Latency)
+    }
 }
 
 /// [`WakePolicy::Efficiency`]: never spin.
 pub struct Efficiency;
-impl Policy for Efficiency {
+impl Variant for Efficiency {
     const NAME: &'static str = "ours, Efficiency";
-    const POLICY: WakePolicy = WakePolicy::Efficiency;
+    fn builder() -> ThreadPoolBuilder {
+        ThreadPoolExecutor::builder().wake_policy(WakePolicy::Efficiency)
+    }
 }
 
-/// Ours built with wake policy `P` (the plain [`Ours`] row is the default, `Balanced`).
-pub struct OursWith<P>(Ours, PhantomData<P>);
+/// Metrics off: what the counts cost.
+pub struct NoMetrics;
+impl Variant for NoMetrics {
+    const NAME: &'static str = "ours, metrics off";
+    fn builder() -> ThreadPoolBuilder {
+        ThreadPoolExecutor::builder().metrics(false)
+    }
+}
 
-impl<P: Policy> Contender for OursWith<P> {
-    const NAME: &'static str = P::NAME;
+/// Ours built as variant `V` says (the plain [`Ours`] row is the default build).
+pub struct OursWith<V>(Ours, PhantomData<V>);
+
+impl<V: Variant> Contender for OursWith<V> {
+    const NAME: &'static str = V::NAME;
     type Handle = Future<u64>;
 
     fn start(workers: usize) -> Self {
-        let pool = ThreadPoolExecutor::builder()
-            .max_workers(workers)
-            .wake_policy(P::POLICY)
-            .build()
-            .unwrap();
+        let pool = V::builder().max_workers(workers).build().unwrap();
         OursWith(Ours(pool), PhantomData)
     }
     fn submit<F: FnOnce() -> u64 + Send + 'static>(&self, f: F) -> Future<u64> {

@@ -1,7 +1,7 @@
 //! W1 throughput: submit N empty tasks returning a u64, then wait for all (ns per task).
 
 use crate::contenders::rayon_spawn::{SCOPE_NAME, scope_w1};
-use crate::contenders::{Contender, ThreadPerTask, each_contender};
+use crate::contenders::{Contender, NoMetrics, OursWith, ThreadPerTask, each_contender};
 use crate::results::Results;
 use crate::settings::Settings;
 use std::time::Instant;
@@ -18,7 +18,8 @@ pub fn w1<C: Contender>(workers: usize, n: usize) -> f64 {
     el.as_nanos() as f64 / n as f64
 }
 
-/// One rep of W1: the pools, rayon's `scope`, and a thread per task on fewer tasks.
+/// One rep of W1: the pools, ours with metrics off, rayon's `scope`, and a thread per task
+/// on fewer tasks.
 pub fn rep(s: &Settings, r: &mut Results) {
     let w = s.workers;
     let what = "submit N empty tasks, wait all";
@@ -29,6 +30,10 @@ pub fn rep(s: &Settings, r: &mut Results) {
         name,
         w1::<C>(w, s.w1_n)
     ));
+    if s.wants(OursWith::<NoMetrics>::NAME) {
+        let v = w1::<OursWith<NoMetrics>>(w, s.w1_n);
+        r.add("W1", what, "ns/task", OursWith::<NoMetrics>::NAME, v);
+    }
     if s.wants("rayon scope") {
         r.add("W1", what, "ns/task", SCOPE_NAME, scope_w1(w, s.w1_n));
     }

@@ -1,8 +1,10 @@
 //! W2 latency: submit one task and block on its result, many times (p50, p99, p99.9; CPU
-//! cores used per wall second, from `getrusage`), back to back and with 50 µs of the
-//! caller's own work between submits; ours with each wake policy.
+//! cores used per wall second, from `getrusage`), back to back and with 10 or 50 µs of the
+//! caller's own work between submits; ours with each wake policy and with metrics off.
 
-use crate::contenders::{Contender, Efficiency, Latency, OursWith, ThreadPerTask, each_contender};
+use crate::contenders::{
+    Contender, Efficiency, Latency, NoMetrics, OursWith, ThreadPerTask, each_contender,
+};
 use crate::results::Results;
 use crate::settings::Settings;
 use crate::stats::percentile;
@@ -30,7 +32,19 @@ pub fn w2<C: Contender>(workers: usize, n: usize) -> [f64; 4] {
 /// W2 spaced: as [`w2`], but the caller works (spins) for `gap` before each submit, as a
 /// service that does something between its tasks: what an idle worker's wait costs and
 /// gains. The CPU figure includes the caller's own work, so 1.0 is the caller alone.
+///
+/// It runs on a fresh thread (with the caller's CPU affinity), so that no thread-local
+/// state of one row's waits (a waiter's memory of contention, `preempt.rs`) carries into
+/// the next row.
 pub fn w2_spaced<C: Contender>(workers: usize, n: usize, gap: Duration) -> [f64; 4] {
+    std::thread::scope(|s| {
+        s.spawn(|| measure::<C>(workers, n, gap))
+            .join()
+            .expect("a W2 measurement panicked")
+    })
+}
+
+fn measure<C: Contender>(workers: usize, n: usize, gap: Duration) -> [f64; 4] {
     let pool = C::start(workers);
     pool.warm();
     let mut lat = Vec::with_capacity(n);
@@ -57,8 +71,9 @@ pub fn w2_spaced<C: Contender>(workers: usize, n: usize, gap: Duration) -> [f64;
     ]
 }
 
-/// The caller's work between the submits of the spaced rows.
-pub const GAP: Duration = Duration::from_micros(50);
+/// The caller's work between the submits of the spaced rows: shorter than a full spin,
+/// and longer.
+pub const GAPS: [Duration; 2] = [Duration::from_micros(10), Duration::from_micros(50)];
 
 /// One rep of W2 in each machine state: the pools (ours with each wake policy), a thread
 /// per task on a quarter of the round trips, our process pool, and the spaced rows.
@@ -98,7 +113,7 @@ pub fn rep(s: &Settings, r: &mut Results) {
         };
         state.run(|| {
             each_contender!(s, |C, name| add(r, "", name, w2::<C>(w, trips)));
-            each_policy!(s, |C, name| add(r, "", name, w2::<C>(w, trips)));
+            each_variant!(s, |C, name| add(r, "", name, w2::<C>(w, trips)));
             if s.wants(ThreadPerTask::NAME) {
                 add(
                     r,
@@ -109,42 +124,41 @@ pub fn rep(s: &Settings, r: &mut Results) {
             }
         });
         state.run(|| crate::workloads::process::rep_w2(s, sfx, r));
-        let spaced = format!(", {} µs apart", GAP.as_micros());
         let n = (trips / 10).max(1);
-        state.run(|| {
-            each_contender!(s, |C, name| add(
-                r,
-                &spaced,
-                name,
-                w2_spaced::<C>(w, n, GAP)
-            ));
-            each_policy!(s, |C, name| add(
-                r,
-                &spaced,
-                name,
-                w2_spaced::<C>(w, n, GAP)
-            ));
-        });
+        for gap in GAPS {
+            let spaced = format!(", {} µs apart", gap.as_micros());
+            state.run(|| {
+                each_contender!(s, |C, name| add(
+                    r,
+                    &spaced,
+                    name,
+                    w2_spaced::<C>(w, n, gap)
+                ));
+                each_variant!(s, |C, name| add(
+                    r,
+                    &spaced,
+                    name,
+                    w2_spaced::<C>(w, n, gap)
+                ));
+            });
+        }
     }
 }
 
-/// Runs `$body` for ours built with each wake policy other than the default, if wanted.
-macro_rules! each_policy {
+/// Runs `$body` for ours built with each wake policy other than the default, and with
+/// metrics off, if wanted.
+macro_rules! each_variant {
     ($s:expr, |$c:ident, $name:ident| $body:expr) => {{
-        {
-            type $c = OursWith<Latency>;
-            let $name = <$c as Contender>::NAME;
-            if $s.wants($name) {
-                $body
-            }
-        }
-        {
-            type $c = OursWith<Efficiency>;
-            let $name = <$c as Contender>::NAME;
-            if $s.wants($name) {
-                $body
-            }
+        each_variant!(@one $s, $c, $name, $body, OursWith<Latency>);
+        each_variant!(@one $s, $c, $name, $body, OursWith<Efficiency>);
+        each_variant!(@one $s, $c, $name, $body, OursWith<NoMetrics>);
+    }};
+    (@one $s:expr, $c:ident, $name:ident, $body:expr, $ty:ty) => {{
+        type $c = $ty;
+        let $name = <$c as Contender>::NAME;
+        if $s.wants($name) {
+            $body
         }
     }};
 }
-use each_policy;
+use each_variant;
