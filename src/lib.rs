@@ -82,7 +82,7 @@ mod wait;
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
 pub use error::{
     BrokenKind, BuildError, Error, Exception, ExceptionKind, ExceptionRecord, InvalidStateError,
-    NotATask, RemoteError, SubmitError,
+    NotATask, RemoteError, ShutdownTimedOut, SubmitError,
 };
 #[doc(hidden)]
 pub use executor::task::__private;

@@ -50,6 +50,18 @@ mod imp {
     pub(crate) fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         cv.wait(g).unwrap_or_else(|e| e.into_inner())
     }
+
+    /// [`wait`] for at most `timeout`.
+    pub(crate) fn wait_timeout<'a, T>(
+        cv: &Condvar,
+        g: MutexGuard<'a, T>,
+        timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        match cv.wait_timeout(g, timeout) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        }
+    }
     use std::time::Instant;
 
     /// `std::cell::UnsafeCell` with loom's closure-based accessors.
@@ -147,6 +159,16 @@ mod imp {
 
     pub(crate) fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         cv.wait(g).unwrap()
+    }
+
+    /// Loom has no timed wait: yield once, as if the timeout passed.
+    pub(crate) fn wait_timeout<'a, T>(
+        _cv: &Condvar,
+        g: MutexGuard<'a, T>,
+        _timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        loom::thread::yield_now();
+        g
     }
     use std::time::Instant;
 

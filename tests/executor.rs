@@ -249,7 +249,13 @@ fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
         }
     }
     let mut leaves = sources(&src.join("error"));
-    for file in ["context.rs", "deadline.rs", "sync.rs", "unwind.rs"] {
+    for file in [
+        "context.rs",
+        "deadline.rs",
+        "preempt.rs",
+        "sync.rs",
+        "unwind.rs",
+    ] {
         let path = src.join(file);
         leaves.push((path.clone(), std::fs::read_to_string(path).unwrap()));
     }
@@ -259,6 +265,7 @@ fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
         "sync",
         "context",
         "deadline",
+        "preempt",
         "unwind",
         "State",
         "Exception",

@@ -277,3 +277,30 @@ fn callback_waiting_for_a_later_task_vs_that_submit() {
         ],
     );
 }
+
+/// A bounded shutdown vs the worker's exit: it returns `Ok` only once the worker has exited
+/// (nothing live), or `Err` naming it as still running; the pool is closed either way, and
+/// a later unbounded shutdown joins what is left. (A zero timeout: the check races the
+/// worker's exit, so both outcomes are reachable.)
+#[test]
+fn bounded_shutdown_vs_worker_exit() {
+    let seen = outcomes(|| {
+        let pool = ThreadPoolExecutor::new(1).unwrap();
+        pool.submit(|| ()).unwrap().result().unwrap();
+        let outcome = match pool.shutdown_timeout(false, std::time::Duration::ZERO) {
+            Ok(()) => {
+                assert_eq!(pool.metrics().live_workers, 0, "Ok with a worker alive");
+                "exited in time"
+            }
+            Err(e) => {
+                assert_eq!(e.running, 1);
+                "still running"
+            }
+        };
+        assert!(matches!(pool.submit(|| ()), Err(SubmitError::Shutdown)));
+        pool.shutdown(true, false);
+        assert_eq!(pool.metrics().live_workers, 0);
+        outcome
+    });
+    assert_outcomes(seen, ["exited in time", "still running"]);
+}

@@ -233,6 +233,42 @@ impl SubmitError {
     }
 }
 
+/// A shutdown with a timeout (`ThreadPoolExecutor::shutdown_timeout`) gave up: these
+/// worker threads were still running tasks. The pool stays shut down; they exit once their
+/// tasks return, and a later `shutdown(wait = true)` joins them.
+///
+/// ```
+/// use concurrent_futures::ShutdownTimedOut;
+///
+/// let e = ShutdownTimedOut { running: 1, threads: vec!["crunch_0".into()] };
+/// assert!(e.to_string().starts_with("shutdown timed out: 1 worker thread still running (crunch_0)"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownTimedOut {
+    /// Worker threads that had not exited at the deadline.
+    pub running: usize,
+    /// Their names, as far as known (a thread that was just starting has none yet).
+    pub threads: Vec<String>,
+}
+
+impl fmt::Display for ShutdownTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.running;
+        let s = if n == 1 { "" } else { "s" };
+        write!(f, "shutdown timed out: {n} worker thread{s} still running")?;
+        if !self.threads.is_empty() {
+            write!(f, " ({})", self.threads.join(", "))?;
+        }
+        f.write_str(
+            "; the pool accepts no new tasks, its threads exit once their tasks return, and \
+             a later shutdown(wait = true) joins them (a task that never returns can use \
+             cooperative cancellation to stop)",
+        )
+    }
+}
+
+impl StdError for ShutdownTimedOut {}
+
 /// A function (or closure) given where a declared task is needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotATask {

@@ -52,8 +52,10 @@ pub use spin::WakePolicy;
 use std::error::Error as StdError;
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
-use crate::error::{BuildError, Exception, SubmitError};
+use crate::deadline::Deadline;
+use crate::error::{BuildError, Exception, ShutdownTimedOut, SubmitError};
 use crate::executor::task;
 use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
@@ -169,6 +171,38 @@ impl ThreadPoolExecutor {
             idle_workers: idle,
             ..s.counters.snapshot(s.queue.len())
         }
+    }
+
+    /// Python's `shutdown(wait=True, cancel_futures=...)` with a bound: returns `Ok` once
+    /// every worker thread has exited, or `Err` at `timeout` naming the ones still running
+    /// a task. Either way the pool accepts no new tasks. Python's shutdown can wait forever
+    /// on a task that never returns (CPython #157215), rayon's offers no wait at all.
+    ///
+    /// After `Ok`, every worker thread has been joined: its thread-locals have been
+    /// destroyed, as after `shutdown(wait = true)`. Called on one of the pool's own threads
+    /// it waits for the others, as `shutdown` does (pool rule 6). A zero timeout only
+    /// checks.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let stuck = pool.submit(move || rx.recv().ok()).unwrap();
+    /// let err = pool.shutdown_timeout(false, Duration::from_millis(20)).unwrap_err();
+    /// assert_eq!(err.running, 1);
+    /// drop(tx); // the task returns
+    /// pool.shutdown_timeout(false, Duration::from_secs(30)).unwrap();
+    /// assert_eq!(*stuck.result().unwrap(), None);
+    /// ```
+    pub fn shutdown_timeout(
+        &self,
+        cancel_futures: bool,
+        timeout: Duration,
+    ) -> Result<(), ShutdownTimedOut> {
+        self.shared()
+            .shutdown_until(cancel_futures, Deadline::after(timeout))
     }
 
     /// Threads started so far (they are never retired before shutdown).

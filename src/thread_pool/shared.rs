@@ -272,11 +272,71 @@ impl Shared {
         }
     }
 
+    /// `shutdown(wait = true)` that gives up at `deadline`, naming the workers still
+    /// running. On success every worker has exited and been joined (its thread-locals
+    /// destroyed), as after `shutdown(wait = true)`.
+    pub(super) fn shutdown_until(
+        &self,
+        cancel_futures: bool,
+        deadline: Deadline,
+    ) -> Result<(), ShutdownTimedOut> {
+        self.shutdown(false, cancel_futures);
+        let on_own_worker = crate::context::current() == self.id();
+        let done = if on_own_worker {
+            self.wait_for_other_workers(deadline)
+        } else {
+            let mut g = lock(&self.exit_lock);
+            loop {
+                if self.live.load(Ordering::SeqCst) == 0 {
+                    break true;
+                }
+                match deadline.remaining() {
+                    Some(left) if left.is_zero() => break false,
+                    Some(left) => g = crate::sync::wait_timeout(&self.exits, g, left),
+                    None => g = crate::sync::wait(&self.exits, g),
+                }
+            }
+        };
+        if !done {
+            let report = self.still_running(on_own_worker);
+            // The last worker may have exited since the check: then it is done after all,
+            // and an error naming nobody would be a lie.
+            if report.running > 0 {
+                return Err(report);
+            }
+        }
+        if !on_own_worker {
+            // Every worker has exited: the joins return at once, after its thread-locals.
+            self.join_workers();
+        }
+        Ok(())
+    }
+
+    /// Which workers have not exited yet.
+    fn still_running(&self, on_own_worker: bool) -> ShutdownTimedOut {
+        let me = crate::sync::current_thread().id();
+        let threads = lock(&self.threads)
+            .iter()
+            .filter(|h| {
+                let caller = on_own_worker && h.thread().id() == me;
+                !handle_finished(h) && !caller
+            })
+            .filter_map(|h| h.thread().name().map(str::to_owned))
+            .collect();
+        ShutdownTimedOut {
+            running: self
+                .live
+                .load(Ordering::SeqCst)
+                .saturating_sub(usize::from(on_own_worker)),
+            threads,
+        }
+    }
+
     /// Waits for the workers to exit: joins them from any other thread; on one of the
     /// pool's own workers, waits without joining (pool rule 6).
     fn join_workers(&self) {
         if crate::context::current() == self.id() {
-            self.wait_for_other_workers();
+            self.wait_for_other_workers(Deadline::Never);
             return;
         }
         loop {
@@ -299,7 +359,8 @@ impl Shared {
     /// has exited or is itself waiting here. The caller cannot wait for itself, and two
     /// workers that joined each other would wait forever; a waiting worker counts as done,
     /// so no cycle can form. The threads stay in the list for a later join from outside.
-    fn wait_for_other_workers(&self) {
+    /// `false` if `deadline` passed first.
+    fn wait_for_other_workers(&self, deadline: Deadline) -> bool {
         struct Waiting<'a>(&'a Shared);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -312,7 +373,22 @@ impl Shared {
         self.signal_exit();
         let mut g = lock(&self.exit_lock);
         while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst) {
-            g = crate::sync::wait(&self.exits, g);
+            match deadline.remaining() {
+                Some(left) if left.is_zero() => return false,
+                Some(left) => g = crate::sync::wait_timeout(&self.exits, g, left),
+                None => g = crate::sync::wait(&self.exits, g),
+            }
         }
+        true
     }
+}
+
+#[cfg(not(concurrent_futures_loom))]
+fn handle_finished(h: &JoinHandle<()>) -> bool {
+    h.is_finished()
+}
+
+#[cfg(concurrent_futures_loom)]
+fn handle_finished(_: &JoinHandle<()>) -> bool {
+    false
 }
