@@ -46,6 +46,7 @@
 
 mod awaiting;
 mod callbacks;
+mod cancel;
 pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod slot;
@@ -68,6 +69,7 @@ use std::time::Duration;
 
 pub use awaiting::{OwnedResultFuture, ResultFuture};
 use callbacks::CallbackNode;
+pub use cancel::CancelToken;
 pub use waitable::Waitable;
 
 use crate::deadline::Deadline;

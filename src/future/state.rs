@@ -10,7 +10,8 @@
 //! | 6 | `HAS_WAITERS` | the waiter list may be non-empty |
 //! | 7 | `HAS_CALLBACKS` | the callback list may be non-empty; after a terminal transition, callbacks are still to run or running (rule 7) |
 //! | 8 | `TASK_REF` | an executor's queue entry or runner holds its own reference (counted apart from user handles) |
-//! | 9.. | `REF_COUNT` | number of user handles (`Future<T>` values) |
+//! | 9 | `CANCEL_REQUESTED` | `request_cancel()` asked a running task to stop (cooperative; set only while RUNNING or COMPLETING, never cleared) |
+//! | 10.. | `REF_COUNT` | number of user handles (`Future<T>` values) |
 //!
 //! Python's five states map onto the lifecycle as: `PENDING` → `PENDING`; `RUNNING` →
 //! `RUNNING` or `COMPLETING` (a result is being written); `CANCELLED` → `CANCELLED`;
@@ -34,9 +35,10 @@ pub(crate) const WAITERS_LOCKED: usize = 1 << 5;
 pub(crate) const HAS_WAITERS: usize = 1 << 6;
 pub(crate) const HAS_CALLBACKS: usize = 1 << 7;
 pub(crate) const TASK_REF: usize = 1 << 8;
+pub(crate) const CANCEL_REQUESTED: usize = 1 << 9;
 
 /// Everything below the reference count.
-const FLAGS_MASK: usize = (1 << 9) - 1;
+const FLAGS_MASK: usize = (1 << 10) - 1;
 const REF_COUNT_SHIFT: u32 = FLAGS_MASK.count_ones();
 /// One user handle.
 pub(crate) const REF_ONE: usize = 1 << REF_COUNT_SHIFT;
@@ -49,7 +51,7 @@ const _: () = {
     // `is_terminal` is `lifecycle >= CANCELLED`.
     assert!(PENDING < CANCELLED && RUNNING < CANCELLED && COMPLETING < CANCELLED);
     assert!(FINISHED > CANCELLED && FINISHED <= LIFECYCLE);
-    assert!(REF_ONE == TASK_REF << 1 && FLAGS_MASK & REF_ONE == 0);
+    assert!(REF_ONE == CANCEL_REQUESTED << 1 && FLAGS_MASK & REF_ONE == 0);
 };
 
 /// A copy of the state word, with readers for every field.
@@ -82,6 +84,11 @@ impl Snapshot {
     #[inline(always)]
     pub(crate) fn has_exception(self) -> bool {
         self.0 & HAS_EXCEPTION != 0
+    }
+    /// `request_cancel()` asked the running task to stop.
+    #[inline(always)]
+    pub(crate) fn is_cancel_requested(self) -> bool {
+        self.0 & CANCEL_REQUESTED != 0
     }
     #[inline(always)]
     pub(crate) fn is_cancel_notified(self) -> bool {
@@ -126,6 +133,7 @@ impl fmt::Debug for Snapshot {
             .field("lifecycle", &self.lifecycle())
             .field("has_exception", &self.has_exception())
             .field("cancel_notified", &self.is_cancel_notified())
+            .field("cancel_requested", &self.is_cancel_requested())
             .field("locked", &self.is_locked())
             .field("has_waiters", &(self.0 & HAS_WAITERS != 0))
             .field("has_callbacks", &(self.0 & HAS_CALLBACKS != 0))
@@ -192,6 +200,17 @@ pub(crate) enum LockForListen {
     Terminal(Snapshot),
 }
 
+/// What [`StateWord::request_cancel`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestCancel {
+    /// The task is running and now (or already) asked to stop.
+    Requested,
+    /// Not started: cancel it instead.
+    Pending,
+    /// Cancelled or finished.
+    TooLate,
+}
+
 /// The atomic state word. Only read-modify-write helpers live here; decisions are taken on
 /// [`Snapshot`]s.
 pub(crate) struct StateWord(AtomicUsize);
@@ -246,6 +265,22 @@ impl StateWord {
         match res {
             Ok(prev) => TransitionToCancelled::Cancelled { prev },
             Err(action) => action,
+        }
+    }
+
+    /// A cooperative cancel request: sets `CANCEL_REQUESTED` on a RUNNING (or COMPLETING)
+    /// word. A PENDING word is left to `transition_to_cancelled` (the caller retries this if
+    /// a claim beat the cancel); a terminal one is too late.
+    pub(crate) fn request_cancel(&self) -> RequestCancel {
+        let res = self.fetch_update_action(|s| match s.lifecycle() {
+            RUNNING | COMPLETING if s.is_cancel_requested() => Err(RequestCancel::Requested),
+            RUNNING | COMPLETING => Ok(s.0 | CANCEL_REQUESTED),
+            PENDING => Err(RequestCancel::Pending),
+            _ => Err(RequestCancel::TooLate),
+        });
+        match res {
+            Ok(_) => RequestCancel::Requested,
+            Err(r) => r,
         }
     }
 

@@ -139,6 +139,15 @@ where
     allocate_job(owner, Local(f))
 }
 
+/// Allocates a task whose closure gets its [`CancelToken`](super::cancel::CancelToken).
+pub(crate) fn allocate_cancellable<T, F>(owner: usize, f: F) -> (Future<T>, TaskRef)
+where
+    T: Send + 'static,
+    F: FnOnce(&super::cancel::CancelToken) -> Result<T, Exception> + Send + 'static,
+{
+    allocate_job(owner, super::cancel::Cancellable(f))
+}
+
 /// Allocates a task of any [`Job`] owned by executor `owner`.
 pub(crate) fn allocate_job<T: Send + 'static, F: Job<T>>(
     owner: usize,
@@ -385,6 +394,12 @@ unsafe fn uncounted_handle<T>(header: NonNull<Header>) -> ManuallyDrop<Future<T>
 impl<'h, T> Publisher<'h, T> {
     /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
     /// path the executor's reference.
+    /// The task's header, for a job that lends its run a view of the state word (a
+    /// [`CancelToken`](super::cancel::CancelToken)); valid until the publish.
+    pub(crate) fn header(&self) -> NonNull<Header> {
+        self.header
+    }
+
     pub(crate) fn publish(self, outcome: Result<T, Exception>) {
         let this = ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again.

@@ -58,8 +58,8 @@ use crate::deadline::Deadline;
 use crate::error::{BuildError, Exception, ShutdownTimedOut, SubmitError};
 use crate::executor::task;
 use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown};
-use crate::future::Future;
 use crate::future::task::{self as task_cell, TaskRef};
+use crate::future::{CancelToken, Future};
 use crate::sync::{
     Arc, AtomicBool, AtomicUsize, Condvar, Injector, JoinHandle, Mutex, OnceLock, Ordering,
     StaticAtomicUsize, lock, yield_now,
@@ -234,6 +234,37 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         self.shared().submit_job(move || Ok(f()))
+    }
+
+    /// Schedules `f`, lending it a [`CancelToken`] through which it learns that
+    /// [`Future::request_cancel`] asked it to stop: Python cannot stop a running task
+    /// (tokio #4811 and rayon #1014 ask for this). The task decides how to end; its future
+    /// finishes as with [`submit`](Self::submit), never `CANCELLED` once it has started.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let fut = pool
+    ///     .submit_cancellable(|token| {
+    ///         let mut done = 0;
+    ///         for _ in 0..1_000 {
+    ///             if token.is_requested() {
+    ///                 break; // stop early, with a partial result
+    ///             }
+    ///             done += 1;
+    ///         }
+    ///         done
+    ///     })
+    ///     .unwrap();
+    /// assert!(*fut.result().unwrap() <= 1_000);
+    /// ```
+    pub fn submit_cancellable<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce(&CancelToken) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared().submit_cancellable(move |token| Ok(f(token)))
     }
 
     /// Schedules a fallible `f`: an `Err` finishes the future with that error as its

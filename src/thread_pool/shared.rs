@@ -87,6 +87,23 @@ impl Shared {
         T: Send + 'static,
         F: FnOnce() -> Result<T, Exception> + Send + 'static,
     {
+        self.submit_allocated(move |id| task_cell::allocate(id, f))
+    }
+
+    /// A task whose closure gets its cancel token (`future/cancel.rs`).
+    pub(super) fn submit_cancellable<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&CancelToken) -> Result<T, Exception> + Send + 'static,
+    {
+        self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f))
+    }
+
+    /// Accepts the task `allocate` makes for this pool's id (pool rules 1 and 2).
+    fn submit_allocated<T>(
+        &self,
+        allocate: impl FnOnce(usize) -> (Future<T>, TaskRef),
+    ) -> Result<Future<T>, SubmitError> {
         /// Closes the in-flight window when dropped, also if anything inside unwinds, so
         /// that `close` never waits forever for it (pool rule 1).
         struct InFlight<'a>(&'a AtomicUsize);
@@ -102,7 +119,7 @@ impl Shared {
             drop(window);
             return Err(self.refusal(prev));
         }
-        let (fut, task) = task_cell::allocate(self.id(), f);
+        let (fut, task) = allocate(self.id());
         self.queue.push(task);
         // Still inside the in-flight window: a worker this task needs is reserved (counted
         // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`

@@ -1,7 +1,8 @@
 //! The `pool_ops` fuzz target's logic: submits (returning, failing, panicking, panicking
 //! with a payload whose drop panics, waiting inline on earlier tasks), the public setters on
-//! pool futures, cancels, lazy maps and a shutdown with each flag, against a model of which
-//! states each future may end in. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
+//! pool futures, cancels, cooperative cancel requests on cancellable tasks, lazy maps and a
+//! shutdown with each flag, against a model of which states each future may end in and of
+//! the pool's counts. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
 
 use concurrent_futures::{
     Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor, wait,
@@ -14,7 +15,12 @@ enum Expect {
     Raised,
     /// Waited on future `k`: `k`'s value plus one, or 0 if `k` raised or was cancelled.
     After(usize),
+    /// A cancellable task: this value, or [`STOPPED`] if it saw a cancel request.
+    Cancellable(u32),
 }
+
+/// What a cancellable task returns when it saw a request.
+const STOPPED: u32 = u32::MAX - 1;
 
 /// Every panic this program causes on purpose says so, or is a [`Bomb`].
 const EXPECTED: &str = "pool_ops: expected";
@@ -59,6 +65,8 @@ struct Tracked {
     cancelled_by_user: bool,
     /// A `shutdown(cancel_futures = true)` came after its submit.
     may_be_cancelled: bool,
+    /// `request_cancel()` answered true (it cancelled the task, or asked it to stop).
+    requested: bool,
 }
 
 /// Runs the program `data`; panics on the first violation.
@@ -72,9 +80,9 @@ pub fn run(data: &[u8]) {
     let mut shut = false;
     for (step, chunk) in ops.chunks(2).enumerate() {
         let (op, arg) = (chunk[0], u32::from(chunk.get(1).copied().unwrap_or(0)));
-        match op % 12 {
-            0..=2 | 8 | 10 | 11 => {
-                let r = match op % 12 {
+        match op % 14 {
+            0..=2 | 8 | 10..=12 => {
+                let r = match op % 14 {
                     0 => pool
                         .submit(move || arg * 2)
                         .map(|f| (f, Expect::Value(arg * 2))),
@@ -115,6 +123,9 @@ pub fn run(data: &[u8]) {
                         })
                         .map(|f| (f, Expect::Value(2)))
                     }
+                    12 => pool
+                        .submit_cancellable(move |t| if t.is_requested() { STOPPED } else { arg })
+                        .map(|f| (f, Expect::Cancellable(arg))),
                     _ => pool.submit(move || arg).map(|f| (f, Expect::Value(arg))),
                 };
                 match r {
@@ -125,12 +136,26 @@ pub fn run(data: &[u8]) {
                             expect,
                             cancelled_by_user: false,
                             may_be_cancelled: false,
+                            requested: false,
                         });
                     }
                     Err(SubmitError::Shutdown) => {
                         assert!(shut, "step {step}: refused before shutdown")
                     }
                     Err(e) => panic!("step {step}: {e}"),
+                }
+            }
+            13 if !fs.is_empty() => {
+                let k = arg as usize % fs.len();
+                let t = &mut fs[k];
+                let before = t.fut.state();
+                if t.fut.request_cancel() {
+                    t.requested = true;
+                } else {
+                    assert!(
+                        t.fut.done(),
+                        "step {step}: request_cancel refused a live future ({before:?})"
+                    );
                 }
             }
             3 | 4 if !fs.is_empty() => {
@@ -196,7 +221,7 @@ pub fn run(data: &[u8]) {
     for (i, t) in fs.iter().enumerate() {
         match t.fut.state() {
             State::Cancelled => assert!(
-                t.cancelled_by_user || t.may_be_cancelled,
+                t.cancelled_by_user || t.may_be_cancelled || t.requested,
                 "future {i} cancelled with nobody cancelling it"
             ),
             State::Finished => {
@@ -210,6 +235,10 @@ pub fn run(data: &[u8]) {
                         let want = fs[k].fut.result().map_or(0, |v| v.wrapping_add(1));
                         assert_eq!(*v, want, "future {i} waited on {k}");
                     }
+                    (Ok(v), Expect::Cancellable(want)) => assert!(
+                        *v == want || (*v == STOPPED && t.requested),
+                        "future {i}: {v}, expected {want} (or {STOPPED} if asked to stop)"
+                    ),
                     (Err(Error::Exception(_)), Expect::Raised) => {}
                     (got, want) => panic!("future {i}: {got:?}, expected {want:?}"),
                 }
@@ -217,4 +246,19 @@ pub fn run(data: &[u8]) {
             s => panic!("future {i} left {s:?} after shutdown(wait = true)"),
         }
     }
+    // The counts: once the pool is quiet, every accepted task ended exactly one way, and
+    // at least the tracked futures that ended so are counted so.
+    let m = pool.metrics();
+    assert_eq!(
+        m.submitted,
+        m.completed + m.failed + m.panicked + m.cancelled,
+        "{m}"
+    );
+    let cancelled = fs.iter().filter(|t| t.fut.cancelled()).count() as u64;
+    assert!(
+        m.cancelled >= cancelled,
+        "{m}: {cancelled} tracked futures cancelled"
+    );
+    assert!(m.submitted >= fs.len() as u64, "{m}");
+    assert_eq!((m.queued, m.live_workers), (0, 0), "{m}");
 }

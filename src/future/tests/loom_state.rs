@@ -112,3 +112,82 @@ fn ref_dec_exactly_one_last() {
         assert!(a ^ b, "exactly one saw the last reference go");
     });
 }
+
+/// request_cancel() vs a running task that reads its token and then publishes: the request
+/// lands while the task runs (seen by its read, or after it) or after the publish (too
+/// late); it never changes a terminal word, and the publish keeps the request bit.
+#[test]
+fn request_cancel_vs_completion() {
+    let seen = outcomes(|| {
+        let w = Arc::new(StateWord::new_task());
+        assert!(matches!(
+            w.transition_to_running(false),
+            TransitionToRunning::Running
+        ));
+        let w2 = w.clone();
+        let task = spawn(move || {
+            let seen = w2.load().is_cancel_requested();
+            w2.publish_finished(RUNNING, seen);
+            seen
+        });
+        let asked = w.request_cancel();
+        let seen = task.join();
+        let s = w.load();
+        assert!(
+            s.is_finished(),
+            "the task ends as it decides, never CANCELLED"
+        );
+        assert_eq!(s.has_exception(), seen);
+        assert_eq!(s.is_cancel_requested(), asked == RequestCancel::Requested);
+        match (asked, seen) {
+            (RequestCancel::Requested, true) => "seen by the task",
+            (RequestCancel::Requested, false) => "asked after the task looked",
+            (RequestCancel::TooLate, false) => "too late",
+            other => panic!("impossible: {other:?}"),
+        }
+    });
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "asked after the task looked",
+            "seen by the task",
+            "too late"
+        ]
+    );
+}
+
+/// request_cancel() on a pending task vs the executor's claim: it cancels the task (the
+/// claim then finds it cancelled), or the claim wins and the request reaches the running
+/// task. Either way the call returns `true`.
+#[test]
+fn request_cancel_vs_claim() {
+    let seen = outcomes(|| {
+        let w = Arc::new(StateWord::new_task());
+        let w2 = w.clone();
+        let claim = spawn(move || {
+            matches!(
+                w2.transition_to_running(false),
+                TransitionToRunning::Running
+            )
+        });
+        // Future::request_cancel's loop, on the word alone.
+        let outcome = loop {
+            match w.request_cancel() {
+                RequestCancel::Requested => break "requested",
+                RequestCancel::TooLate => unreachable!("nothing finishes here"),
+                RequestCancel::Pending => match w.transition_to_cancelled() {
+                    TransitionToCancelled::Refused => continue,
+                    _ => break "cancelled",
+                },
+            }
+        };
+        let ran = claim.join();
+        assert_eq!(ran, outcome == "requested");
+        assert_eq!(w.load().is_cancel_requested(), ran);
+        outcome
+    });
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["cancelled", "requested"]
+    );
+}

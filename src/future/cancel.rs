@@ -1,0 +1,157 @@
+//! Cooperative cancellation of a running task: [`Future::request_cancel`] asks, the task
+//! sees it through its [`CancelToken`], and decides how to end.
+//!
+//! Python's `cancel()` stays as it is: it cancels a task that has not started and returns
+//! `False` for a running one. A request is a separate call, and the future's state stays
+//! Python's: a running task that stops on a request finishes with whatever it returns (a
+//! value, or an error such as [`CancelToken::check`]'s), never `CANCELLED`.
+//!
+//! | the future is | `cancel()` | `request_cancel()` |
+//! |---|---|---|
+//! | pending | cancels it: `true` | cancels it: `true` |
+//! | running | `false`, nothing changes (Python) | sets the request bit: `true`; the task sees it through its token and ends as it decides |
+//! | cancelled | `true` | `false` (nothing to ask) |
+//! | finished | `false` | `false` |
+//!
+//! The request is one bit of the state word (`CANCEL_REQUESTED`, set only while RUNNING or
+//! COMPLETING, never cleared); reading it is one load. A task submitted without a token
+//! costs nothing more.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::Future;
+use super::state::RequestCancel;
+use super::task::{Job, Publisher};
+use super::waiters::Header;
+use crate::error::Exception;
+
+impl<T> Future<T> {
+    /// Asks the task to stop: cancels it if it has not started (as [`cancel`](Self::cancel)),
+    /// or, if it is running, sets the request its [`CancelToken`] reads. Returns `true` if it
+    /// did either, `false` if the future is already cancelled or finished. The future ends
+    /// as the task decides; a task that never looks at its token runs to its end. The
+    /// module's table sets it beside Python's `cancel()`.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let (started_tx, started) = std::sync::mpsc::channel();
+    /// let fut = pool
+    ///     .submit_cancellable(move |token| {
+    ///         started_tx.send(()).unwrap();
+    ///         let mut rounds = 0u64;
+    ///         while !token.is_requested() {
+    ///             rounds += 1;
+    ///             std::hint::spin_loop();
+    ///         }
+    ///         rounds
+    ///     })
+    ///     .unwrap();
+    /// started.recv().unwrap();
+    /// assert!(!fut.cancel(), "Python's cancel() cannot stop a running task");
+    /// assert!(fut.request_cancel());
+    /// fut.result().unwrap(); // the task stopped on the request, and returned
+    /// assert!(fut.cancel_requested() && !fut.cancelled());
+    /// assert!(!fut.request_cancel(), "finished: nothing to ask");
+    /// ```
+    pub fn request_cancel(&self) -> bool {
+        let state = &self.header().state;
+        loop {
+            match state.request_cancel() {
+                RequestCancel::Requested => return true,
+                RequestCancel::TooLate => return false,
+                // Cancelled by this call (or a concurrent one): it will never run. Refused:
+                // a claim beat the cancel, so ask the running task instead.
+                RequestCancel::Pending if self.cancel() => return true,
+                RequestCancel::Pending => continue,
+            }
+        }
+    }
+
+    /// Whether [`request_cancel`](Self::request_cancel) asked this future's task to stop
+    /// while it ran (it stays `true` after the task ends).
+    pub fn cancel_requested(&self) -> bool {
+        self.header().state.load().is_cancel_requested()
+    }
+}
+
+/// What a task submitted with `submit_cancellable` reads to learn that
+/// [`Future::request_cancel`] asked it to stop. Lent to the task for its run; shareable with
+/// threads the task scopes.
+pub struct CancelToken {
+    header: NonNull<Header>,
+    /// Only ever lent (`&CancelToken`) for the length of the run that owns the cell.
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: the token only reads the state word (an atomic) of a cell its run keeps alive;
+// reading it from several threads at once is fine. It is never `Send`: it cannot outlive
+// the run that lent it, which is what keeps the cell alive.
+unsafe impl Sync for CancelToken {}
+
+impl CancelToken {
+    /// `true` once a cancel was requested: the task should stop soon, and return what
+    /// suits it (a partial result, or an error). One atomic load.
+    #[inline]
+    pub fn is_requested(&self) -> bool {
+        // SAFETY: the run that lent this token keeps the cell alive (its queue reference, or
+        // an inline runner's handle) until the token's borrow ends.
+        unsafe { self.header.as_ref() }
+            .state
+            .load()
+            .is_cancel_requested()
+    }
+
+    /// `Err` once a cancel was requested, for `?` in a fallible task: the exception says
+    /// the task stopped on a request.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let fut = pool.submit_cancellable(|token| token.check().map(|()| 7)).unwrap();
+    /// assert!(fut.result().unwrap().is_ok()); // nobody asked
+    /// ```
+    pub fn check(&self) -> Result<(), Exception> {
+        if self.is_requested() {
+            Err(Exception::msg(
+                "the task stopped because a cancel was requested (Future::request_cancel)",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("requested", &self.is_requested())
+            .finish()
+    }
+}
+
+/// A closure that gets its task's [`CancelToken`]: published as soon as it returns, as
+/// [`Local`](super::task::Local)'s.
+pub(crate) struct Cancellable<F>(pub(crate) F);
+
+impl<T, F> Job<T> for Cancellable<F>
+where
+    T: Send + 'static,
+    F: FnOnce(&CancelToken) -> Result<T, Exception> + Send + 'static,
+{
+    const INLINE: bool = true;
+
+    fn run(self, publisher: Publisher<'_, T>) {
+        let token = CancelToken {
+            header: publisher.header(),
+            _not_send: PhantomData,
+        };
+        let f = self.0;
+        let outcome = crate::unwind::capture(move || f(&token)).and_then(|r| r);
+        publisher.publish(outcome);
+    }
+}
