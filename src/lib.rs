@@ -76,6 +76,7 @@ mod preempt;
 mod process_pool;
 mod sync;
 mod thread_pool;
+mod timer;
 mod unwind;
 mod wait;
 

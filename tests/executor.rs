@@ -266,6 +266,7 @@ fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
         "context",
         "deadline",
         "preempt",
+        "timer",
         "unwind",
         "State",
         "Exception",

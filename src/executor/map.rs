@@ -60,6 +60,15 @@ impl<T> Entry<T> {
         }
     }
 
+    /// Cancels it if it has not started, or asks it to stop if it runs (`future/cancel.rs`).
+    fn request_cancel(&self) -> bool {
+        match self {
+            Entry::Refused(..) => false,
+            Entry::Direct(f) | Entry::Shared(f, _) => f.request_cancel(),
+            Entry::Chunk(f, _) => f.request_cancel(),
+        }
+    }
+
     /// How many input items this entry stands for.
     fn items(&self) -> usize {
         match self {
@@ -147,8 +156,9 @@ pub struct MapOptions {
 
 impl MapOptions {
     /// The whole map must finish within `timeout`, measured from the `map` call. When the
-    /// result being waited for is late, it and every later one are cancelled, the iterator
-    /// yields `Err(Error::Timeout { .. })` and ends.
+    /// result being waited for is late, it and every later one are cancelled (those running
+    /// are asked to stop: `Future::request_cancel`, which a `map_cancellable` task sees on
+    /// its token), the iterator yields `Err(Error::Timeout { .. })` and ends.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -336,9 +346,15 @@ impl<'a, T> Map<'a, T> {
     }
 
     fn cancel_rest(&mut self) {
+        self.end_rest(Entry::cancel);
+    }
+
+    /// Ends the map: every entry left gets `end` (a cancel, or after a timeout a cancel
+    /// request, which also asks running items to stop).
+    fn end_rest(&mut self, end: fn(&Entry<T>) -> bool) {
         self.ready.clear();
         for entry in self.pending.drain(..) {
-            entry.cancel();
+            end(&entry);
         }
         self.next = None;
         self.done = true;
@@ -362,11 +378,12 @@ impl<T> Iterator for Map<'_, T> {
         };
         let waited = entry.wait(self.deadline);
         if let Err(Error::Timeout { .. }) = waited {
-            // gh-95166: the awaited future is cancelled too, then every later one.
-            entry.cancel();
+            // gh-95166: the awaited future is cancelled too, then every later one; those
+            // already running are asked to stop (a cancellable task sees it on its token).
+            entry.request_cancel();
             let unfinished = entry.items() + self.pending.iter().map(Entry::items).sum::<usize>();
             let total = self.yielded + unfinished;
-            self.cancel_rest();
+            self.end_rest(Entry::request_cancel);
             return Some(Err(Error::Timeout { unfinished, total }));
         }
         self.yielded += entry.items();

@@ -71,6 +71,64 @@ impl<T> Future<T> {
         }
     }
 
+    /// A deadline for the task: at `at`, cancel it if it has not started, or request that
+    /// it stop if it is still running ([`request_cancel`](Self::request_cancel)); nothing if
+    /// it has ended. A crate timer thread does it (started with the first deadline, gone
+    /// once none is left); until `at` it keeps a handle to the future, so a value nobody
+    /// else holds is freed at `at` at the latest.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1).unwrap();
+    /// let fut = pool
+    ///     .submit_cancellable(|token| {
+    ///         while !token.is_requested() {
+    ///             std::thread::yield_now();
+    ///         }
+    ///         "stopped at the deadline"
+    ///     })
+    ///     .unwrap();
+    /// fut.cancel_at(Instant::now() + Duration::from_millis(10));
+    /// assert_eq!(*fut.result().unwrap(), "stopped at the deadline");
+    /// ```
+    pub fn cancel_at(&self, at: std::time::Instant)
+    where
+        T: Send + 'static,
+    {
+        if self.done() {
+            return;
+        }
+        /// The timer's handle.
+        struct Held<T>(Future<T>);
+        // SAFETY: the timer thread only calls `request_cancel` on it, which reads no `T`
+        // (it runs done-callbacks only on a transition to CANCELLED, when there is no
+        // value to borrow), and drops it, which may drop the value there: `T: Send`
+        // allows that. So `T: Sync`, which `Future: Send` needs for handles that borrow
+        // the value, is not needed here.
+        unsafe impl<T: Send> Send for Held<T> {}
+        let held = Held(self.clone());
+        crate::timer::at(
+            at,
+            Box::new(move || {
+                let held = held;
+                held.0.request_cancel();
+            }),
+        );
+    }
+
+    /// [`cancel_at`](Self::cancel_at) `timeout` from now (a timeout too large for the
+    /// clock sets no deadline).
+    pub fn cancel_after(&self, timeout: std::time::Duration)
+    where
+        T: Send + 'static,
+    {
+        if let Some(at) = std::time::Instant::now().checked_add(timeout) {
+            self.cancel_at(at);
+        }
+    }
+
     /// Whether [`request_cancel`](Self::request_cancel) asked this future's task to stop
     /// while it ran (it stays `true` after the task ends).
     pub fn cancel_requested(&self) -> bool {
