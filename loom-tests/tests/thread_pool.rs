@@ -304,3 +304,30 @@ fn bounded_shutdown_vs_worker_exit() {
     });
     assert_outcomes(seen, ["exited in time", "still running"]);
 }
+
+/// A bounded submit vs the worker's pop: a producer that finds the one slot taken waits,
+/// and the pop that frees it wakes it (`thread_pool/bound.rs`, rule 1). A lost wake-up
+/// leaves the producer blocked, which loom reports as a deadlock; it found one, before the
+/// fences of rule 1. Both sides are seen: the slot still taken when the producer tries, or
+/// already freed.
+#[test]
+fn bounded_submit_vs_pop_no_lost_wakeup() {
+    let seen = outcomes(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .max_queued(1)
+            .build()
+            .unwrap();
+        let first = pool.submit(|| 1u8).unwrap();
+        let (second, how) = match pool.try_submit(|| 2u8) {
+            Ok(f) => (f, "room at once"),
+            Err(SubmitError::Full { .. }) => (pool.submit(|| 2u8).unwrap(), "waited for room"),
+            Err(e) => panic!("{e:?}"),
+        };
+        assert_eq!(*first.result().unwrap(), 1);
+        assert_eq!(*second.result().unwrap(), 2);
+        drop(pool);
+        how
+    });
+    assert_outcomes(seen, ["room at once", "waited for room"]);
+}

@@ -199,6 +199,12 @@ pub enum SubmitError {
     /// A function (or a closure) given where a declared task is needed (Python:
     /// `PicklingError`).
     NotATask(NotATask),
+    /// The pool's queue is full (`ThreadPoolBuilder::max_queued`): `try_submit`, a
+    /// `WhenFull::Reject` pool, or a `WhenFull::Block` wait that timed out.
+    Full {
+        /// The pool's bound.
+        max_queued: usize,
+    },
 }
 
 impl fmt::Display for SubmitError {
@@ -213,6 +219,12 @@ impl fmt::Display for SubmitError {
             ),
             SubmitError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             SubmitError::NotATask(e) => fmt::Display::fmt(e, f),
+            SubmitError::Full { max_queued } => write!(
+                f,
+                "the pool's queue is full (max_queued = {max_queued}), so the task was not \
+                 accepted; retry later, await submit_async, or build the pool with a larger \
+                 max_queued or WhenFull::Block"
+            ),
         }
     }
 }

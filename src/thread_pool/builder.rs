@@ -29,6 +29,8 @@ pub struct ThreadPoolBuilder {
     print_task_panics: bool,
     wake_policy: WakePolicy,
     no_metrics: bool,
+    max_queued: Option<usize>,
+    when_full: Option<WhenFull>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -40,6 +42,8 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("print_task_panics", &self.print_task_panics)
             .field("wake_policy", &self.wake_policy)
             .field("metrics", &!self.no_metrics)
+            .field("max_queued", &self.max_queued)
+            .field("when_full", &self.when_full)
             .finish()
     }
 }
@@ -117,6 +121,32 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Back-pressure: at most `n` tasks wait in the queue (running ones do not count); a
+    /// submit that finds it full does what [`when_full`](Self::when_full) says (by default
+    /// it waits for room). Python's queue is unbounded (tokio #7261 and rayon #835 ask for
+    /// this). Zero is refused by [`build`](Self::build). Unbounded pools pay nothing.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(2).max_queued(100).build().unwrap();
+    /// let results: Vec<_> = (0..1000).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// assert_eq!(*results[999].result().unwrap(), 999); // the producer waited for room
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
+    /// What a submit does when the queue of a [`max_queued`](Self::max_queued) pool is
+    /// full: [`WhenFull::Block`] (the default, with an optional timeout),
+    /// [`WhenFull::Reject`] or [`WhenFull::CallerRuns`]. Without `max_queued`,
+    /// [`build`](Self::build) refuses it: nothing is ever full.
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.when_full = Some(policy);
+        self
+    }
+
     /// Test hook: every thread start fails, as if the OS refused one, so tests can show
     /// that the futures fail with `BrokenThreadPool` instead of staying pending.
     #[doc(hidden)]
@@ -155,6 +185,20 @@ impl ThreadPoolBuilder {
                 "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
             ));
         }
+        let bound = match (self.max_queued, self.when_full) {
+            (Some(0), _) => {
+                return Err(BuildError::InvalidArgument(
+                    "max_queued must be greater than 0 (leave it unset for an unbounded queue)",
+                ));
+            }
+            (Some(n), policy) => Some(Bound::new(n, policy.unwrap_or_default())),
+            (None, Some(_)) => {
+                return Err(BuildError::InvalidArgument(
+                    "when_full needs max_queued: an unbounded queue is never full",
+                ));
+            }
+            (None, None) => None,
+        };
         crate::unwind::install_hook();
         let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
@@ -178,6 +222,7 @@ impl ThreadPoolBuilder {
             print_task_panics: self.print_task_panics,
             wake_policy: self.wake_policy,
             counters: Counters::new(!self.no_metrics),
+            bound,
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

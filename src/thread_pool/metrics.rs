@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 
 use super::spin::SpinEnd;
-use crate::future::hooks::Ended;
+use crate::future::hooks::{Ended, RunHooks};
 
 /// A snapshot of a pool's counts ([`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics)).
 ///
@@ -133,6 +133,27 @@ pub(crate) struct Counters {
     drained_failed: AtomicU64,
     /// Every worker's counts, also of workers that have exited.
     workers: std::sync::Mutex<Vec<std::sync::Arc<CachePadded<WorkerCounts>>>>,
+    /// Tasks run on their submitting threads (`WhenFull::CallerRuns`); the lock makes its
+    /// holder the one writer.
+    caller: std::sync::Mutex<WorkerCounts>,
+}
+
+/// What a task run on its submitting thread reports: only the counts.
+pub(super) struct CallerHooks<'a>(&'a Counters);
+
+impl RunHooks for CallerHooks<'_> {
+    fn claimed(&self) {
+        if self.0.on {
+            self.0.caller_counts().claimed();
+        }
+    }
+    fn body_done(&self, ended: Ended) {
+        if self.0.on {
+            self.0.caller_counts().ended(ended);
+        }
+    }
+    fn user_code_begins(&self) {}
+    fn user_code_ends(&self) {}
 }
 
 impl Counters {
@@ -142,7 +163,17 @@ impl Counters {
             drained_cancelled: AtomicU64::new(0),
             drained_failed: AtomicU64::new(0),
             workers: std::sync::Mutex::new(Vec::new()),
+            caller: std::sync::Mutex::new(WorkerCounts::default()),
         }
+    }
+
+    /// The hooks of a run on a submitting thread.
+    pub(super) fn caller_hooks(&self) -> CallerHooks<'_> {
+        CallerHooks(self)
+    }
+
+    fn caller_counts(&self) -> std::sync::MutexGuard<'_, WorkerCounts> {
+        self.caller.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A drain ended a queued task: `failed` if it failed it (a broken pool), else cancelled.
@@ -181,12 +212,9 @@ impl Counters {
             cancelled: load(&self.drained_cancelled),
             ..PoolMetrics::default()
         };
-        for w in self
-            .workers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        let caller = self.caller_counts();
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for w in workers.iter().map(|w| &***w).chain([&*caller]) {
             m.started += load(&w.started);
             m.completed += load(&w.completed);
             m.failed += load(&w.failed);

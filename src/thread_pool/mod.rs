@@ -35,6 +35,7 @@
 //!    waiting in such a shutdown, so any number of tasks, callbacks and drops may shut the
 //!    pool down at once. Only other threads join.
 
+mod bound;
 mod builder;
 mod metrics;
 mod shared;
@@ -42,6 +43,8 @@ mod sleep;
 mod spin;
 mod worker;
 
+use bound::{Bound, Room};
+pub use bound::{SubmitAsync, WhenFull};
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};
 use metrics::Counters;
 pub use metrics::PoolMetrics;
@@ -233,7 +236,7 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared().submit_job(move || Ok(f()))
+        self.shared().submit_job(move || Ok(f()), Slot::Policy)
     }
 
     /// Schedules `f`, lending it a [`CancelToken`] through which it learns that
@@ -264,7 +267,8 @@ impl ThreadPoolExecutor {
         F: FnOnce(&CancelToken) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared().submit_cancellable(move |token| Ok(f(token)))
+        self.shared()
+            .submit_cancellable(move |token| Ok(f(token)), Slot::Policy)
     }
 
     /// Schedules a fallible `f`: an `Err` finishes the future with that error as its
@@ -287,9 +291,10 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        self.shared().submit_job(move || {
-            f().map_err(|e| Exception::from_boxed_as(e.into(), std::any::type_name::<E>()))
-        })
+        self.shared().submit_job(
+            move || f().map_err(|e| Exception::from_boxed_as(e.into(), std::any::type_name::<E>())),
+            Slot::Policy,
+        )
     }
 
     /// Python's `map(fn, items)` with a closure: calls `f` on every item and yields the

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) print_task_panics: bool,
     /// How idle workers wait (builder `wake_policy`).
     pub(crate) wake_policy: WakePolicy,
+    /// The queue's bound (builder `max_queued`); `None`: unbounded.
+    pub(crate) bound: Option<Bound>,
     /// The task counts (`metrics.rs`).
     pub(crate) counters: Counters,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
@@ -82,28 +84,76 @@ impl Shared {
         }
     }
 
-    pub(super) fn submit_job<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    pub(super) fn submit_job<T, F>(&self, f: F, slot: Slot) -> Result<Future<T>, SubmitError>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, Exception> + Send + 'static,
     {
-        self.submit_allocated(move |id| task_cell::allocate(id, f))
+        self.submit_allocated(move |id| task_cell::allocate(id, f), slot)
     }
 
     /// A task whose closure gets its cancel token (`future/cancel.rs`).
-    pub(super) fn submit_cancellable<T, F>(&self, f: F) -> Result<Future<T>, SubmitError>
+    pub(super) fn submit_cancellable<T, F>(
+        &self,
+        f: F,
+        slot: Slot,
+    ) -> Result<Future<T>, SubmitError>
     where
         T: Send + 'static,
         F: FnOnce(&CancelToken) -> Result<T, Exception> + Send + 'static,
     {
-        self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f))
+        self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f), slot)
     }
 
-    /// Accepts the task `allocate` makes for this pool's id (pool rules 1 and 2).
+    /// Takes an entry off the queue, freeing its slot in a bounded pool (`bound.rs`).
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<TaskRef> {
+        let t = self.queue.pop();
+        if t.is_some() {
+            if let Some(b) = &self.bound {
+                b.release();
+            }
+        }
+        t
+    }
+
+    /// Accepts the task `allocate` makes for this pool's id (pool rules 1 and 2), after a
+    /// queue slot of a bounded pool, as `slot` says (`bound.rs`).
     fn submit_allocated<T>(
         &self,
         allocate: impl FnOnce(usize) -> (Future<T>, TaskRef),
+        slot: Slot,
     ) -> Result<Future<T>, SubmitError> {
+        let reserved = match &self.bound {
+            None => false,
+            Some(_) if slot == Slot::Reserved => true,
+            // Closed: the window below refuses with the right error.
+            Some(_) if self.closing() => false,
+            Some(b) => {
+                let got = match (slot, b.when_full) {
+                    (Slot::TryOnly, _) | (_, WhenFull::Reject) => b.try_reserve(),
+                    (_, WhenFull::CallerRuns) => {
+                        if !b.try_reserve() {
+                            return self.run_in_caller(allocate);
+                        }
+                        true
+                    }
+                    (_, WhenFull::Block { timeout }) => {
+                        match b.reserve_until(Deadline::from_timeout(timeout), || self.closing()) {
+                            Room::Reserved => true,
+                            Room::Full => false,
+                            Room::Closed => return Err(self.refusal(self.state())),
+                        }
+                    }
+                };
+                if !got {
+                    return Err(SubmitError::Full { max_queued: b.max });
+                }
+                true
+            }
+        };
+        // A reserved slot not used by a push goes back, also on unwind.
+        let mut slot_guard = SlotGuard(reserved.then_some(self.bound.as_ref()).flatten());
         /// Closes the in-flight window when dropped, also if anything inside unwinds, so
         /// that `close` never waits forever for it (pool rule 1).
         struct InFlight<'a>(&'a AtomicUsize);
@@ -121,6 +171,7 @@ impl Shared {
         }
         let (fut, task) = allocate(self.id());
         self.queue.push(task);
+        slot_guard.0 = None; // the queued entry holds the slot now; its pop frees it
         // Still inside the in-flight window: a worker this task needs is reserved (counted
         // in `live`) before shutdown can see the window empty, so `shutdown(wait = true)`
         // waits for it (pool rule 1).
@@ -132,6 +183,25 @@ impl Shared {
             self.spawn_failed(failure);
         }
         Ok(fut)
+    }
+
+    /// `WhenFull::CallerRuns` with a full queue: runs the task here, now, unless the pool
+    /// is closed. Counted in the pool's metrics as a worker's run is.
+    fn run_in_caller<T>(
+        &self,
+        allocate: impl FnOnce(usize) -> (Future<T>, TaskRef),
+    ) -> Result<Future<T>, SubmitError> {
+        let s = self.state();
+        if s & (SHUTDOWN | BROKEN) != 0 {
+            return Err(self.refusal(s));
+        }
+        let (fut, task) = allocate(self.id());
+        task.run(&self.counters.caller_hooks());
+        Ok(fut)
+    }
+
+    fn state(&self) -> usize {
+        self.state.load(Ordering::SeqCst)
     }
 
     /// Pool rule 2: after a push, somebody will look at the queue.
@@ -238,6 +308,11 @@ impl Shared {
     /// Sets `flag` and waits until no submit is in flight (pool rule 1).
     fn close(&self, flag: usize) -> usize {
         let prev = self.state.fetch_or(flag, Ordering::SeqCst);
+        // Submitters waiting for room find the pool closed (`bound.rs`, rule 2). They wait
+        // outside the in-flight window, so the wait below does not wait for them.
+        if let Some(b) = &self.bound {
+            b.wake_all();
+        }
         while self.state.load(Ordering::SeqCst) >= INFLIGHT_ONE {
             yield_now();
         }
@@ -264,7 +339,7 @@ impl Shared {
         // not ended yet cannot run on a callback's thread.
         self.inline_gate.store(false, Ordering::SeqCst);
         let mut ended = Vec::new();
-        while let Some(t) = self.queue.pop() {
+        while let Some(t) = self.pop() {
             let e = t.end(outcome());
             // Counted here if this drain ended it, or if it was cancelled before; else a
             // thread of the pool ran it inline and counted it.
@@ -408,4 +483,26 @@ fn handle_finished(h: &JoinHandle<()>) -> bool {
 #[cfg(concurrent_futures_loom)]
 fn handle_finished(_: &JoinHandle<()>) -> bool {
     false
+}
+
+/// How a submit may take a slot of a bounded pool's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// As the pool's `WhenFull` says.
+    Policy,
+    /// Never wait (`try_submit`).
+    TryOnly,
+    /// The caller reserved one already (an async submit).
+    Reserved,
+}
+
+/// Gives a reserved slot back unless a push took it.
+struct SlotGuard<'a>(Option<&'a Bound>);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.0 {
+            b.release();
+        }
+    }
 }

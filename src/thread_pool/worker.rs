@@ -184,11 +184,11 @@ pub(crate) fn main(shared: Arc<Shared>) {
 /// A task from the queue, polling it as long as the pool's wake policy says (`spin.rs`),
 /// and how the spin went.
 fn find_task(shared: &Shared, spin: &mut Spin) -> (Option<TaskRef>, SpinEnd) {
-    if let Some(t) = shared.queue.pop() {
+    if let Some(t) = shared.pop() {
         return (Some(t), SpinEnd::NoSpin);
     }
     for i in 1..=spin.begin() {
-        if let Some(t) = shared.queue.pop() {
+        if let Some(t) = shared.pop() {
             return (Some(t), spin.answered());
         }
         if i % CHECK_EVERY == 0 && !spin.keep_spinning() {
@@ -197,7 +197,7 @@ fn find_task(shared: &Shared, spin: &mut Spin) -> (Option<TaskRef>, SpinEnd) {
         }
         spin_loop();
     }
-    match shared.queue.pop() {
+    match shared.pop() {
         Some(t) => (Some(t), spin.answered()),
         None => (None, spin.unanswered()),
     }

@@ -1,11 +1,12 @@
 //! The `pool_ops` fuzz target's logic: submits (returning, failing, panicking, panicking
 //! with a payload whose drop panics, waiting inline on earlier tasks), the public setters on
 //! pool futures, cancels, cooperative cancel requests on cancellable tasks, lazy maps and a
-//! shutdown with each flag, against a model of which states each future may end in and of
+//! shutdown with each flag, on an unbounded pool or a bounded one with each `WhenFull`, against a model of which states each future may end in and of
 //! the pool's counts. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
 
 use concurrent_futures::{
-    Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor, wait,
+    Error, Executor, Future, MapOptions, ReturnWhen, State, SubmitError, ThreadPoolExecutor,
+    WhenFull, wait,
 };
 use std::sync::Once;
 
@@ -75,7 +76,19 @@ pub fn run(data: &[u8]) {
     let Some((&first, ops)) = data.split_first() else {
         return;
     };
-    let pool = ThreadPoolExecutor::new(1 + usize::from(first % 3)).unwrap();
+    // The first byte: 1-3 workers; unbounded, or a queue of 1-3 with a policy when full.
+    let bound = usize::from(first >> 2) % 4;
+    let policy = match (first >> 4) % 3 {
+        0 => WhenFull::Block { timeout: None },
+        1 => WhenFull::Reject,
+        _ => WhenFull::CallerRuns,
+    };
+    let mut builder = ThreadPoolExecutor::builder().max_workers(1 + usize::from(first % 3));
+    if bound > 0 {
+        builder = builder.max_queued(bound).when_full(policy);
+    }
+    let pool = builder.build().unwrap();
+    let may_be_full = bound > 0 && policy == WhenFull::Reject;
     let mut fs: Vec<Tracked> = Vec::new();
     let mut shut = false;
     for (step, chunk) in ops.chunks(2).enumerate() {
@@ -142,6 +155,9 @@ pub fn run(data: &[u8]) {
                     Err(SubmitError::Shutdown) => {
                         assert!(shut, "step {step}: refused before shutdown")
                     }
+                    Err(SubmitError::Full { .. }) => {
+                        assert!(may_be_full, "step {step}: refused as full")
+                    }
                     Err(e) => panic!("step {step}: {e}"),
                 }
             }
@@ -173,14 +189,19 @@ pub fn run(data: &[u8]) {
                         // iterator, as Python's map over an empty iterable does.
                         assert!(!shut || n == 0, "step {step}: map accepted after shutdown");
                         let take = (u32::from(op) >> 6) % (n + 1);
-                        let got: Vec<u32> = it.take(take as usize).map(Result::unwrap).collect();
-                        assert_eq!(
-                            got,
-                            (1..=take).collect::<Vec<_>>(),
-                            "step {step}: map order"
-                        );
+                        let got: Vec<Result<u32, Error>> = it.take(take as usize).collect();
+                        // A full queue that rejects refuses some items: each is then its
+                        // error, in its place; every other item is its value, in order.
+                        for (i, r) in got.iter().enumerate() {
+                            match r {
+                                Ok(v) => assert_eq!(*v, i as u32 + 1, "step {step}: map order"),
+                                Err(e) => assert!(may_be_full, "step {step}: map item {i}: {e}"),
+                            }
+                        }
+                        assert_eq!(got.len(), take as usize, "step {step}: map lost items");
                     }
                     Err(SubmitError::Shutdown) => assert!(shut),
+                    Err(SubmitError::Full { .. }) => assert!(may_be_full),
                     Err(e) => panic!("step {step}: {e}"),
                 }
             }
