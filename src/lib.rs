@@ -93,8 +93,8 @@ pub use future::{CancelToken, Future, OwnedResultFuture, ResultFuture, State, Wa
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
 pub use thread_pool::{
-    Initializer, PoolMetrics, SubmitAsync, ThreadPoolBuilder, ThreadPoolExecutor, WakePolicy,
-    WhenFull, default_max_workers,
+    Initializer, PoolMetrics, Scope, SubmitAsync, ThreadPoolBuilder, ThreadPoolExecutor,
+    WakePolicy, WhenFull, default_max_workers,
 };
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};
 

@@ -331,3 +331,31 @@ fn bounded_submit_vs_pop_no_lost_wakeup() {
     });
     assert_outcomes(seen, ["room at once", "waited for room"]);
 }
+
+/// A scope's exit vs its last task (`thread_pool/scope.rs`, rules 1 and 2): the scope
+/// returns only once the task's closure is gone and its future is done, whether the task
+/// ended before the body did or the scope had to wait for it. A write to the borrowed
+/// local after the return would be a use of a dead borrow; the asserts check it happened
+/// before.
+#[test]
+fn scope_exit_vs_the_last_task() {
+    let seen = outcomes(|| {
+        let pool = ThreadPoolExecutor::new(1).unwrap();
+        let local = AtomicUsize::new(0);
+        let (fut, ended_first) = pool.scope(|s| {
+            let local = &local;
+            let fut = s.submit(move || local.store(1, Ordering::SeqCst)).unwrap();
+            let ended_first = fut.done();
+            (fut, ended_first)
+        });
+        assert!(fut.done(), "the scope returned before its task ended");
+        assert_eq!(local.load(Ordering::SeqCst), 1);
+        drop(pool);
+        if ended_first {
+            "ended before the body"
+        } else {
+            "the scope waited"
+        }
+    });
+    assert_outcomes(seen, ["ended before the body", "the scope waited"]);
+}

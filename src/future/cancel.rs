@@ -100,20 +100,11 @@ impl<T> Future<T> {
         if self.done() {
             return;
         }
-        /// The timer's handle.
-        struct Held<T>(Future<T>);
-        // SAFETY: the timer thread only calls `request_cancel` on it, which reads no `T`
-        // (it runs done-callbacks only on a transition to CANCELLED, when there is no
-        // value to borrow), and drops it, which may drop the value there: `T: Send`
-        // allows that. So `T: Sync`, which `Future: Send` needs for handles that borrow
-        // the value, is not needed here.
-        unsafe impl<T: Send> Send for Held<T> {}
-        let held = Held(self.clone());
+        let held = Erased::new(self);
         crate::timer::at(
             at,
             Box::new(move || {
-                let held = held;
-                held.0.request_cancel();
+                held.request_cancel();
             }),
         );
     }
@@ -211,5 +202,48 @@ where
         let f = self.0;
         let outcome = crate::unwind::capture(move || f(&token)).and_then(|r| r);
         publisher.publish(outcome);
+    }
+}
+
+/// A handle to a future of any output type that can only ask it to stop and wait for it to
+/// end: what a deadline's timer and a scope keep of the futures they look after. It never
+/// borrows the value, so it may cross threads for any `T: Send`.
+pub(crate) struct Erased(Box<dyn ErasedOps + Send>);
+
+trait ErasedOps {
+    fn request_cancel(&self) -> bool;
+    fn wait_done(&self);
+}
+
+struct Held<T>(Future<T>);
+
+// SAFETY: through a `Held` only `request_cancel` and the wait for a terminal state are
+// called, and neither reads the `T` (a done-callback runs on a cancel, when there is no
+// value to borrow); dropping it may drop the value on the holder's thread, which
+// `T: Send` allows. So `T: Sync`, which `Future: Send` needs for handles that borrow the
+// value, is not needed here.
+unsafe impl<T: Send> Send for Held<T> {}
+
+impl<T> ErasedOps for Held<T> {
+    fn request_cancel(&self) -> bool {
+        self.0.request_cancel()
+    }
+    fn wait_done(&self) {
+        self.0.wait_terminal(None);
+    }
+}
+
+impl Erased {
+    pub(crate) fn new<T: Send + 'static>(f: &Future<T>) -> Self {
+        Erased(Box::new(Held(f.clone())))
+    }
+
+    pub(crate) fn request_cancel(&self) -> bool {
+        self.0.request_cancel()
+    }
+
+    /// Blocks until the future is cancelled or finished.
+    pub(crate) fn wait_done(&self) {
+        self.0.wait_done()
     }
 }

@@ -46,7 +46,7 @@
 
 mod awaiting;
 mod callbacks;
-mod cancel;
+pub(crate) mod cancel;
 pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod slot;
@@ -275,7 +275,7 @@ impl<T> Future<T> {
 
     /// Blocks until the future is terminal or `timeout` passes; returns the last word seen.
     /// `None` waits without limit; a zero timeout only looks.
-    fn wait_terminal(&self, timeout: Option<Duration>) -> Snapshot {
+    pub(crate) fn wait_terminal(&self, timeout: Option<Duration>) -> Snapshot {
         let header = self.header();
         let s = header.state.load();
         if s.is_terminal() || timeout == Some(Duration::ZERO) {

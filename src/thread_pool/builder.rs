@@ -31,6 +31,7 @@ pub struct ThreadPoolBuilder {
     no_metrics: bool,
     max_queued: Option<usize>,
     when_full: Option<WhenFull>,
+    scope_lets_siblings_run: bool,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -147,6 +148,32 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// What a [`scope`](ThreadPoolExecutor::scope) does when its body or one of its tasks
+    /// panics: by default (`true`) it cancels its tasks that have not started and asks the
+    /// running ones to stop; `false` lets them all run. Either way the scope waits for
+    /// every task before it returns.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     .scope_cancels_on_panic(false)
+    ///     .build()
+    ///     .unwrap();
+    /// let ran = pool.scope(|s| {
+    ///     let boom = s.submit(|| -> u8 { panic!("one task fails") }).unwrap();
+    ///     let next = s.submit(|| 2u8).unwrap();
+    ///     assert!(boom.exception().unwrap().is_some());
+    ///     *next.result().unwrap()
+    /// });
+    /// assert_eq!(ran, 2, "the sibling ran anyway");
+    /// ```
+    pub fn scope_cancels_on_panic(mut self, cancel: bool) -> Self {
+        self.scope_lets_siblings_run = !cancel;
+        self
+    }
+
     /// Test hook: every thread start fails, as if the OS refused one, so tests can show
     /// that the futures fail with `BrokenThreadPool` instead of staying pending.
     #[doc(hidden)]
@@ -223,6 +250,7 @@ impl ThreadPoolBuilder {
             wake_policy: self.wake_policy,
             counters: Counters::new(!self.no_metrics),
             bound,
+            scope_cancels_on_panic: !self.scope_lets_siblings_run,
             threads: Mutex::new(Vec::new()),
             broken: OnceLock::new(),
         });

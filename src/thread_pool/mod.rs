@@ -38,6 +38,7 @@
 mod bound;
 mod builder;
 mod metrics;
+mod scope;
 mod shared;
 mod sleep;
 mod spin;
@@ -48,6 +49,7 @@ pub use bound::{SubmitAsync, WhenFull};
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};
 use metrics::Counters;
 pub use metrics::PoolMetrics;
+pub use scope::Scope;
 pub(crate) use shared::Shared;
 use shared::*;
 pub use spin::WakePolicy;

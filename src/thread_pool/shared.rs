@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) wake_policy: WakePolicy,
     /// The queue's bound (builder `max_queued`); `None`: unbounded.
     pub(crate) bound: Option<Bound>,
+    /// A panic in a scope cancels its other tasks (builder `scope_cancels_on_panic`).
+    pub(crate) scope_cancels_on_panic: bool,
     /// The task counts (`metrics.rs`).
     pub(crate) counters: Counters,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,

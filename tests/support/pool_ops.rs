@@ -1,7 +1,8 @@
 //! The `pool_ops` fuzz target's logic: submits (returning, failing, panicking, panicking
 //! with a payload whose drop panics, waiting inline on earlier tasks), the public setters on
 //! pool futures, cancels, cooperative cancel requests on cancellable tasks, lazy maps and a
-//! shutdown with each flag, on an unbounded pool or a bounded one with each `WhenFull`, against a model of which states each future may end in and of
+//! shutdown with each flag, scopes whose tasks borrow, on an unbounded pool or a bounded one
+//! with each `WhenFull`, against a model of which states each future may end in and of
 //! the pool's counts. Shared by the fuzz target and `tests/fuzz_corpus.rs`.
 
 use concurrent_futures::{
@@ -93,9 +94,9 @@ pub fn run(data: &[u8]) {
     let mut shut = false;
     for (step, chunk) in ops.chunks(2).enumerate() {
         let (op, arg) = (chunk[0], u32::from(chunk.get(1).copied().unwrap_or(0)));
-        match op % 14 {
+        match op % 15 {
             0..=2 | 8 | 10..=12 => {
-                let r = match op % 14 {
+                let r = match op % 15 {
                     0 => pool
                         .submit(move || arg * 2)
                         .map(|f| (f, Expect::Value(arg * 2))),
@@ -159,6 +160,36 @@ pub fn run(data: &[u8]) {
                         assert!(may_be_full, "step {step}: refused as full")
                     }
                     Err(e) => panic!("step {step}: {e}"),
+                }
+            }
+            14 => {
+                // A scope whose tasks borrow a local, some cancelled by its body. Every
+                // task has ended when the scope returns.
+                let local: Vec<u32> = (0..arg % 6).collect();
+                let cancel_every = 1 + (u32::from(op) >> 4) as usize % 3;
+                let out = pool.scope(|s| {
+                    let futs: Vec<_> = local.iter().map(|v| s.submit(move || *v * 3)).collect();
+                    for (i, f) in futs.iter().enumerate() {
+                        if let Ok(f) = f {
+                            if i % cancel_every == 0 {
+                                f.cancel();
+                            }
+                        }
+                    }
+                    futs
+                });
+                for (i, f) in out.into_iter().enumerate() {
+                    match f {
+                        Ok(f) => {
+                            assert!(f.done(), "step {step}: scope task {i} outlived its scope");
+                            if !f.cancelled() {
+                                assert_eq!(*f.result().unwrap(), local[i] * 3, "step {step}");
+                            }
+                        }
+                        Err(SubmitError::Shutdown) => assert!(shut),
+                        Err(SubmitError::Full { .. }) => assert!(may_be_full),
+                        Err(e) => panic!("step {step}: {e}"),
+                    }
                 }
             }
             13 if !fs.is_empty() => {
