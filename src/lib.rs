@@ -93,7 +93,7 @@ pub use future::{CancelToken, Future, OwnedResultFuture, ResultFuture, State, Wa
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
 pub use thread_pool::{
-    Initializer, PoolMetrics, Scope, SubmitAsync, ThreadPoolBuilder, ThreadPoolExecutor,
+    Histogram, Initializer, PoolMetrics, Scope, SubmitAsync, ThreadPoolBuilder, ThreadPoolExecutor,
     WakePolicy, WhenFull, default_max_workers,
 };
 pub use wait::{DoneAndNotDone, ReturnWhen, wait, wait_timeout};

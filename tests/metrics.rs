@@ -160,3 +160,47 @@ fn the_pools_debug_and_display_show_the_counts() {
         "{line}"
     );
 }
+
+#[test]
+fn timing_histograms_count_every_task_and_time_its_wait_and_run() {
+    let p = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .timing_histograms(true)
+        .build()
+        .unwrap();
+    let (blocker, hold) = occupy_a_worker(&p);
+    let waited = p.submit(|| ()).unwrap();
+    let boom = p.submit(|| -> () { panic!("timed too") }).unwrap();
+    // The blocker runs until the test has seen the others queued: they waited.
+    assert_eq!(p.metrics().queued, 2);
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_millis(2) {
+        std::hint::spin_loop();
+    }
+    hold.set();
+    blocker.result().unwrap();
+    waited.result().unwrap();
+    boom.exception().unwrap();
+    p.shutdown(true, false);
+    let m = p.metrics();
+    let (wait, run) = (m.queue_wait.unwrap(), m.run_time.unwrap());
+    assert_eq!(
+        (wait.count(), run.count()),
+        (3, 3),
+        "the panicking task is timed too"
+    );
+    assert!(
+        wait.quantile(1.0) >= std::time::Duration::from_millis(1),
+        "the queued tasks waited at least the blocker's 2 ms: {wait:?}"
+    );
+    assert!(
+        run.quantile(1.0) >= std::time::Duration::from_millis(1),
+        "the blocker ran ≥ 2 ms"
+    );
+    assert!(pool_without_histograms_has_none());
+}
+
+fn pool_without_histograms_has_none() -> bool {
+    let m = pool(1).metrics();
+    m.queue_wait.is_none() && m.run_time.is_none()
+}

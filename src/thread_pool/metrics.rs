@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
+use super::histogram::Histogram;
 use super::spin::SpinEnd;
 use crate::future::hooks::{Ended, RunHooks};
 
@@ -45,7 +46,7 @@ use crate::future::hooks::{Ended, RunHooks};
 /// assert_eq!((m.submitted, m.completed, m.failed), (2, 1, 1));
 /// assert_eq!(m.queued, 0);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolMetrics {
     /// Tasks accepted by `submit` (and every form of it, `map`'s included): those that
@@ -76,6 +77,11 @@ pub struct PoolMetrics {
     pub spins_caught: u64,
     /// Idle spins that ended with no task: CPU spent for nothing.
     pub spins_missed: u64,
+    /// How long tasks waited in the queue, if the pool was built with
+    /// [`timing_histograms(true)`](crate::ThreadPoolBuilder::timing_histograms).
+    pub queue_wait: Option<Histogram>,
+    /// How long task bodies ran, likewise.
+    pub run_time: Option<Histogram>,
 }
 
 /// One worker's counts; written only by that worker's thread.

@@ -37,6 +37,7 @@
 
 mod bound;
 mod builder;
+mod histogram;
 mod metrics;
 mod scope;
 mod shared;
@@ -47,6 +48,8 @@ mod worker;
 use bound::{Bound, Room};
 pub use bound::{SubmitAsync, WhenFull};
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};
+pub use histogram::Histogram;
+use histogram::Timings;
 use metrics::Counters;
 pub use metrics::PoolMetrics;
 pub use scope::Scope;
@@ -170,10 +173,13 @@ impl ThreadPoolExecutor {
         let (searching, sleeping) = s.sleep.counts();
         let live = s.live.load(Ordering::SeqCst);
         let idle = (searching + sleeping).min(live);
+        let (queue_wait, run_time) = s.timings.as_ref().map(|t| t.snapshot()).unzip();
         PoolMetrics {
             live_workers: live,
             busy_workers: live - idle,
             idle_workers: idle,
+            queue_wait,
+            run_time,
             ..s.counters.snapshot(s.queue.len())
         }
     }

@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) bound: Option<Bound>,
     /// A panic in a scope cancels its other tasks (builder `scope_cancels_on_panic`).
     pub(crate) scope_cancels_on_panic: bool,
+    /// Queue-wait and run-time histograms (builder `timing_histograms`).
+    pub(crate) timings: Option<Arc<Timings>>,
     /// The task counts (`metrics.rs`).
     pub(crate) counters: Counters,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
@@ -91,7 +93,14 @@ impl Shared {
         T: Send + 'static,
         F: FnOnce() -> Result<T, Exception> + Send + 'static,
     {
-        self.submit_allocated(move |id| task_cell::allocate(id, f), slot)
+        match &self.timings {
+            None => self.submit_allocated(move |id| task_cell::allocate(id, f), slot),
+            Some(t) => {
+                let stamp = Timings::stamp(t);
+                let f = move || stamp.run(f);
+                self.submit_allocated(move |id| task_cell::allocate(id, f), slot)
+            }
+        }
     }
 
     /// A task whose closure gets its cancel token (`future/cancel.rs`).
@@ -104,7 +113,14 @@ impl Shared {
         T: Send + 'static,
         F: FnOnce(&CancelToken) -> Result<T, Exception> + Send + 'static,
     {
-        self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f), slot)
+        match &self.timings {
+            None => self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f), slot),
+            Some(t) => {
+                let stamp = Timings::stamp(t);
+                let f = move |token: &CancelToken| stamp.run(|| f(token));
+                self.submit_allocated(move |id| task_cell::allocate_cancellable(id, f), slot)
+            }
+        }
     }
 
     /// Takes an entry off the queue, freeing its slot in a bounded pool (`bound.rs`).
