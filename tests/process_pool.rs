@@ -390,3 +390,31 @@ fn a_lazy_map_keeps_its_pool_open_after_the_last_handle_is_dropped() {
     let got: Vec<u64> = lazy.map(Result::unwrap).collect();
     assert_eq!(got, (0..30u64).map(|x| x * x).collect::<Vec<_>>());
 }
+
+/// Cooperative cancellation and deadlines on the process pool (issue #12): a task still
+/// waiting in the pool's queue is cancelled by `request_cancel` and by `cancel_at`, as on
+/// the thread pool (the request is not yet delivered to a task running in a worker).
+#[test]
+fn request_cancel_and_deadlines_cancel_the_process_pools_queued_tasks() {
+    let p = pool(1);
+    let barrier = Barrier::new("request-cancel");
+    let running = p.submit_task(wait_for_file, barrier.path()).unwrap();
+    let queued: Vec<_> = (0..6u64)
+        .map(|i| p.submit_task(square, i).unwrap())
+        .collect();
+    let last = &queued[5];
+    assert!(last.request_cancel());
+    let by_deadline = &queued[4];
+    by_deadline.cancel_after(std::time::Duration::from_millis(10));
+    assert!(matches!(
+        by_deadline.result_timeout(LONG),
+        Err(concurrent_futures::Error::Cancelled)
+    ));
+    barrier.open();
+    running.result_timeout(LONG).unwrap();
+    assert!(
+        last.cancelled(),
+        "deep in the queue, it had not been sent to the worker"
+    );
+    assert_eq!(*queued[0].result_timeout(LONG).unwrap(), 0);
+}
