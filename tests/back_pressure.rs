@@ -196,3 +196,30 @@ fn many_blocked_producers_lose_nothing() {
     let m = p.metrics();
     assert_eq!((m.submitted, m.completed, m.queued), (8000, 8000, 0), "{m}");
 }
+
+/// On one of the pool's own threads a full queue does not block (that thread may be the
+/// one that would make room): the task runs there, as with `CallerRuns`.
+#[test]
+fn a_full_queue_never_blocks_the_pools_own_thread() {
+    let p = bounded(WhenFull::default());
+    let q = p.clone();
+    let outer = p
+        .submit(move || {
+            let filler = q.submit(|| 1u8).unwrap(); // the one slot
+            let here = std::thread::current().id();
+            let overflow = q.submit(move || std::thread::current().id()).unwrap();
+            assert_eq!(
+                *overflow.result().unwrap(),
+                here,
+                "ran on the submitting worker"
+            );
+            *filler.result().unwrap()
+        })
+        .unwrap();
+    assert_eq!(
+        within("the nested submit", move || *outer
+            .result_timeout(LONG)
+            .unwrap()),
+        1
+    );
+}

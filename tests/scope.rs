@@ -165,3 +165,62 @@ fn a_refused_submit_inside_a_scope_is_an_error_and_the_scope_still_returns() {
     let e = pool.scope(|s| s.submit(|| local.len()).unwrap_err());
     assert!(matches!(e, SubmitError::Shutdown));
 }
+
+/// A cancelled scope task whose unrun closure panics when dropped still counts out: the
+/// scope returns (it used to wait for good).
+#[test]
+fn a_cancelled_task_whose_closure_panics_on_drop_does_not_hang_the_scope() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("a captured value's drop panics");
+        }
+    }
+    let pool = ThreadPoolExecutor::new(1).unwrap();
+    let (blocker, hold) = occupy_a_worker(&pool);
+    let done = within("the scope", {
+        let pool = pool.clone();
+        move || {
+            pool.scope(|s| {
+                let bomb = Bomb;
+                let f = s
+                    .submit(move || {
+                        let _keep = &bomb;
+                    })
+                    .unwrap();
+                assert!(f.cancel());
+                hold.set();
+                f.cancelled()
+            })
+        }
+    });
+    assert!(done);
+    blocker.result().unwrap();
+}
+
+#[test]
+fn a_scope_panic_asks_a_cancellable_running_task_which_sees_it_on_its_token() {
+    let pool = ThreadPoolExecutor::new(1).unwrap();
+    let started = Arc::new(Event::default());
+    let seen = std::sync::Mutex::new(None);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            let st = &started;
+            let f = s
+                .submit_cancellable(move |token| {
+                    st.set();
+                    while !token.is_requested() {
+                        std::thread::yield_now();
+                    }
+                    "stopped"
+                })
+                .unwrap();
+            started.wait();
+            *seen.lock().unwrap() = Some(f);
+            panic!("the body fails");
+        })
+    }));
+    assert!(outcome.is_err());
+    let f = seen.into_inner().unwrap().unwrap();
+    assert_eq!(*f.result().unwrap(), "stopped");
+}

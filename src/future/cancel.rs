@@ -22,7 +22,8 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::Future;
-use super::state::RequestCancel;
+use super::hooks::NoHooks;
+use super::state::{RequestCancel, TransitionToCancelled};
 use super::task::{Job, Publisher};
 use super::waiters::Header;
 use crate::error::Exception;
@@ -63,10 +64,19 @@ impl<T> Future<T> {
             match state.request_cancel() {
                 RequestCancel::Requested => return true,
                 RequestCancel::TooLate => return false,
-                // Cancelled by this call (or a concurrent one): it will never run. Refused:
-                // a claim beat the cancel, so ask the running task instead.
-                RequestCancel::Pending if self.cancel() => return true,
-                RequestCancel::Pending => continue,
+                RequestCancel::Pending => match state.transition_to_cancelled() {
+                    // Cancelled by this call: it will never run; wake its waiters.
+                    TransitionToCancelled::Cancelled { prev } => {
+                        if prev.has_listeners() {
+                            self.notify_listeners(&NoHooks);
+                        }
+                        return true;
+                    }
+                    // A concurrent cancel got there first: nothing was left to ask.
+                    TransitionToCancelled::AlreadyCancelled => return false,
+                    // A claim beat the cancel: ask the running task instead.
+                    TransitionToCancelled::Refused => continue,
+                },
             }
         }
     }

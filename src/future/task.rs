@@ -392,14 +392,14 @@ unsafe fn uncounted_handle<T>(header: NonNull<Header>) -> ManuallyDrop<Future<T>
 }
 
 impl<'h, T> Publisher<'h, T> {
-    /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
-    /// path the executor's reference.
     /// The task's header, for a job that lends its run a view of the state word (a
     /// [`CancelToken`](super::cancel::CancelToken)); valid until the publish.
     pub(crate) fn header(&self) -> NonNull<Header> {
         self.header
     }
 
+    /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
+    /// path the executor's reference.
     pub(crate) fn publish(self, outcome: Result<T, Exception>) {
         let this = ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again.

@@ -28,7 +28,7 @@ pub struct Histogram {
 
 impl Histogram {
     /// Buckets: bucket `i` counts durations below `2^i` ns (and at least `2^(i-1)`); the
-    /// last one everything from about 9 minutes on.
+    /// last one everything from `2^38` ns (about 4.6 minutes) on.
     pub const BUCKETS: usize = 40;
 
     /// Durations recorded.
@@ -37,7 +37,8 @@ impl Histogram {
     }
 
     /// The upper bound of the bucket that holds quantile `q` (0 to 1): within a factor of
-    /// two of the true value. Zero for an empty histogram.
+    /// two of the true value below the last bucket (which holds everything longer). Zero
+    /// for an empty histogram.
     pub fn quantile(&self, q: f64) -> Duration {
         let n = self.count();
         if n == 0 {

@@ -19,16 +19,17 @@
 //!    that only it could run, nor for the queue entry of a cancelled one to be dropped.
 //!
 //! On a panic (of the body or of a task) the scope cancels the siblings that have not
-//! started and asks the running ones to stop ([`Future::request_cancel`]), unless the pool
-//! was built with `scope_cancels_on_panic(false)`.
+//! started and asks the running ones to stop ([`Future::request_cancel`]; a task submitted
+//! with [`Scope::submit_cancellable`] sees it on its token), unless the pool was built with
+//! `scope_cancels_on_panic(false)`.
 
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::ThreadPoolExecutor;
 use crate::error::SubmitError;
-use crate::future::Future;
 use crate::future::cancel::Erased;
+use crate::future::{CancelToken, Future};
 use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock};
 
 /// The state a scope and its tasks' guards share.
@@ -48,9 +49,13 @@ impl ScopeState {
         if self.panicked.swap(true, Ordering::SeqCst) || !self.cancel_on_panic {
             return;
         }
-        for h in lock(&self.handles).iter() {
+        // A cancel runs done-callbacks, user code: not under the lock, which a callback's
+        // submit to this scope would take. Submits from now on ask their own task.
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        for h in &handles {
             h.request_cancel();
         }
+        lock(&self.handles).extend(handles);
     }
 
     fn closure_gone(&self) {
@@ -62,33 +67,33 @@ impl ScopeState {
     }
 }
 
-/// Holds a scope task's closure; counts it out when it goes (rule 1).
+/// Holds a scope task's closure; counts it out when it goes (rule 1). The fields drop in
+/// order: an unrun closure (cancelled, drained, refused) first, then the count, which is
+/// also taken when the closure's drop panics (drop glue goes on with the next field).
 struct Tracked<F> {
     f: Option<F>,
-    state: Arc<ScopeState>,
+    count: Counted,
 }
 
-impl<F> Tracked<F> {
-    fn call<T>(mut self) -> T
-    where
-        F: FnOnce() -> T,
-    {
-        let f = self.f.take().expect("a scope task runs once");
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(v) => v,
-            Err(payload) => {
-                self.state.abort();
-                resume_unwind(payload)
-            }
-        }
+/// One `alive` count, given back when it drops.
+struct Counted(Arc<ScopeState>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.closure_gone();
     }
 }
 
-impl<F> Drop for Tracked<F> {
-    fn drop(&mut self) {
-        // An unrun closure (cancelled, drained, refused) drops its captures first.
-        drop(self.f.take());
-        self.state.closure_gone();
+impl<F> Tracked<F> {
+    fn call<T>(mut self, run: impl FnOnce(F) -> T) -> T {
+        let f = self.f.take().expect("a scope task runs once");
+        match catch_unwind(AssertUnwindSafe(|| run(f))) {
+            Ok(v) => v,
+            Err(payload) => {
+                self.count.0.abort();
+                resume_unwind(payload)
+            }
+        }
     }
 }
 
@@ -122,18 +127,58 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'static,
     {
-        *lock(&self.state.alive) += 1;
-        let guard = Tracked {
-            f: Some(f),
-            state: self.state.clone(),
-        };
-        let job: Box<dyn FnOnce() -> T + Send + 'scope> = Box::new(move || guard.call());
+        let guard = self.track(f);
+        let job: Box<dyn FnOnce() -> T + Send + 'scope> = Box::new(move || guard.call(|f| f()));
         // SAFETY: only the lifetime changes. The closure (and everything it borrows) is
         // gone before the scope returns (module doc, rules 1 and 2): `alive` counts it
         // until its guard drops, and `scope` waits for zero. The value `T: 'static` and a
         // panic payload borrow nothing.
         let job: Box<dyn FnOnce() -> T + Send + 'static> = unsafe { std::mem::transmute(job) };
-        let fut = self.pool.submit(job)?;
+        self.adopt(self.pool.submit(job)?)
+    }
+
+    /// [`submit`](Self::submit) for a task that gets its [`CancelToken`]: it sees the
+    /// scope's stop request after a panic (module doc), and any `request_cancel`.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(2).unwrap();
+    /// let limit = 1_000_000u64;
+    /// let counted = pool.scope(|s| {
+    ///     let f = s
+    ///         .submit_cancellable(|token| (0..limit).take_while(|_| !token.is_requested()).count())
+    ///         .unwrap();
+    ///     *f.result().unwrap()
+    /// });
+    /// assert!(counted as u64 <= limit);
+    /// ```
+    pub fn submit_cancellable<T, F>(&'scope self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce(&CancelToken) -> T + Send + 'scope,
+        T: Send + 'static,
+    {
+        let guard = self.track(f);
+        let job: Box<dyn FnOnce(&CancelToken) -> T + Send + 'scope> =
+            Box::new(move |token| guard.call(|f| f(token)));
+        // SAFETY: as in `submit`: only the lifetime changes, and the closure is gone before
+        // the scope returns (rules 1 and 2).
+        let job: Box<dyn FnOnce(&CancelToken) -> T + Send + 'static> =
+            unsafe { std::mem::transmute(job) };
+        self.adopt(self.pool.submit_cancellable(job)?)
+    }
+
+    /// Counts a closure in (rule 1).
+    fn track<F>(&self, f: F) -> Tracked<F> {
+        *lock(&self.state.alive) += 1;
+        Tracked {
+            f: Some(f),
+            count: Counted(self.state.clone()),
+        }
+    }
+
+    /// Keeps a submitted task's handle, for the panic path and the final wait.
+    fn adopt<T: Send + 'static>(&self, fut: Future<T>) -> Result<Future<T>, SubmitError> {
         lock(&self.state.handles).push(Erased::new(&fut));
         if self.state.panicked.load(Ordering::SeqCst) && self.state.cancel_on_panic {
             fut.request_cancel();

@@ -156,6 +156,15 @@ impl Shared {
                         }
                         true
                     }
+                    // On one of this pool's own threads a wait for room could wait for
+                    // the very thread that would make it (pool rule 3): run the task here
+                    // instead, as `CallerRuns` does.
+                    (_, WhenFull::Block { .. }) if crate::context::current() == self.id() => {
+                        if !b.try_reserve() {
+                            return self.run_in_caller(allocate);
+                        }
+                        true
+                    }
                     (_, WhenFull::Block { timeout }) => {
                         match b.reserve_until(Deadline::from_timeout(timeout), || self.closing()) {
                             Room::Reserved => true,
