@@ -63,7 +63,9 @@ pub enum WhenFull {
     /// Refuse at once with [`SubmitError::Full`](crate::SubmitError::Full).
     Reject,
     /// Run the task on the submitting thread, before `submit` returns (its future is then
-    /// already done): the producer slows to the pool's pace.
+    /// already done): the producer slows to the pool's pace. That thread is not one of the
+    /// pool's: the initializer has not run on it, the task's thread-locals and name are
+    /// the caller's, and a `shutdown` does not wait for the task.
     CallerRuns,
 }
 
