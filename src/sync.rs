@@ -13,6 +13,20 @@
 
 pub(crate) use self::imp::*;
 
+/// Waits on `cv` (as [`wait`]) for at most the time left until `deadline`; `None`, without
+/// waiting, once it has passed. Callers re-check their condition after each return.
+pub(crate) fn wait_until<'a, T>(
+    cv: &Condvar,
+    g: MutexGuard<'a, T>,
+    deadline: crate::deadline::Deadline,
+) -> Option<MutexGuard<'a, T>> {
+    match deadline.remaining() {
+        Some(left) if left.is_zero() => None,
+        Some(left) => Some(wait_timeout(cv, g, left)),
+        None => Some(wait(cv, g)),
+    }
+}
+
 /// `Arc` for immutable shared data that carries no protocol (exception payloads). It is std's
 /// even under loom: loom has nothing to check in it and its `Arc` cannot hold unsized types.
 pub(crate) use std::sync::Arc;

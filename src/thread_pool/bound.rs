@@ -161,25 +161,18 @@ impl Bound {
             self.waiting.fetch_add(1, Ordering::SeqCst);
             // ORDERING: SeqCst fence: the waiter's half of rule 1's handshake.
             fence(Ordering::SeqCst);
-            let mut g = lock(&self.wakers);
-            let outcome = if closed() {
-                Some(Room::Closed)
-            } else if self.try_reserve() {
-                Some(Room::Reserved)
-            } else {
-                match deadline.remaining() {
-                    Some(left) if left.is_zero() => Some(Room::Full),
-                    Some(left) => {
-                        g = crate::sync::wait_timeout(&self.room, g, left);
-                        None
-                    }
-                    None => {
-                        g = crate::sync::wait(&self.room, g);
-                        None
-                    }
+            let outcome = {
+                let g = lock(&self.wakers);
+                if closed() {
+                    Some(Room::Closed)
+                } else if self.try_reserve() {
+                    Some(Room::Reserved)
+                } else {
+                    // Woken (or timed out): look again; past the deadline: full.
+                    crate::sync::wait_until(&self.room, g, deadline)
+                        .map_or(Some(Room::Full), |_| None)
                 }
             };
-            drop(g);
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             if let Some(o) = outcome {
                 return o;

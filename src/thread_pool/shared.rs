@@ -404,17 +404,7 @@ impl Shared {
         let done = if on_own_worker {
             self.wait_for_other_workers(deadline)
         } else {
-            let mut g = lock(&self.exit_lock);
-            loop {
-                if self.live.load(Ordering::SeqCst) == 0 {
-                    break true;
-                }
-                match deadline.remaining() {
-                    Some(left) if left.is_zero() => break false,
-                    Some(left) => g = crate::sync::wait_timeout(&self.exits, g, left),
-                    None => g = crate::sync::wait(&self.exits, g),
-                }
-            }
+            self.wait_for_exits(deadline, |s| s.live.load(Ordering::SeqCst) == 0)
         };
         if !done {
             let report = self.still_running(on_own_worker);
@@ -490,12 +480,19 @@ impl Shared {
         self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(self);
         self.signal_exit();
+        self.wait_for_exits(deadline, |s| {
+            s.live.load(Ordering::SeqCst) <= s.waiting_in_shutdown.load(Ordering::SeqCst)
+        })
+    }
+
+    /// Waits until `done` holds, re-checked on every exit signal (`signal_exit`); `false` if
+    /// `deadline` passed first.
+    fn wait_for_exits(&self, deadline: Deadline, done: impl Fn(&Shared) -> bool) -> bool {
         let mut g = lock(&self.exit_lock);
-        while self.live.load(Ordering::SeqCst) > self.waiting_in_shutdown.load(Ordering::SeqCst) {
-            match deadline.remaining() {
-                Some(left) if left.is_zero() => return false,
-                Some(left) => g = crate::sync::wait_timeout(&self.exits, g, left),
-                None => g = crate::sync::wait(&self.exits, g),
+        while !done(self) {
+            match crate::sync::wait_until(&self.exits, g, deadline) {
+                Some(next) => g = next,
+                None => return false,
             }
         }
         true
