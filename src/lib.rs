@@ -89,7 +89,10 @@ pub use error::{
 pub use executor::task::__private;
 pub use executor::task::TaskError;
 pub use executor::{Executor, Map, MapOptions, Shutdown};
-pub use future::{CancelToken, Future, OwnedResultFuture, ResultFuture, State, Waitable};
+pub use future::{
+    CancelToken, Future, OwnedResultFuture, ResultFuture, State, Waitable, cancel_requested,
+    check_cancel,
+};
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor, init as process_worker_init};
 pub use thread_pool::{

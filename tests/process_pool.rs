@@ -393,7 +393,7 @@ fn a_lazy_map_keeps_its_pool_open_after_the_last_handle_is_dropped() {
 
 /// Cooperative cancellation and deadlines on the process pool (issue #12): a task still
 /// waiting in the pool's queue is cancelled by `request_cancel` and by `cancel_at`, as on
-/// the thread pool (the request is not yet delivered to a task running in a worker).
+/// the thread pool.
 #[test]
 fn request_cancel_and_deadlines_cancel_the_process_pools_queued_tasks() {
     let p = pool(1);
@@ -417,4 +417,98 @@ fn request_cancel_and_deadlines_cancel_the_process_pools_queued_tasks() {
         "deep in the queue, it had not been sent to the worker"
     );
     assert_eq!(*queued[0].result_timeout(LONG).unwrap(), 0);
+}
+
+task! {
+    /// Waits up to `max_ms` for a cancel request; `true` if one came.
+    fn until_asked(max_ms: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(max_ms);
+        while std::time::Instant::now() < deadline {
+            if concurrent_futures::cancel_requested() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    }
+}
+
+/// A minute: what a task waits for a request that the test makes at once, so a request
+/// that is never delivered shows as `false` (or as this long a run), never as a pass.
+const UNASKED_MS: u64 = 60_000;
+
+fn wait_until_running<T>(f: &concurrent_futures::Future<T>) {
+    let until = std::time::Instant::now() + LONG;
+    while !f.running() && !f.done() {
+        assert!(std::time::Instant::now() < until, "the task never started");
+        std::thread::yield_now();
+    }
+}
+
+/// The same named task stops on `request_cancel` whether a thread pool or a process pool
+/// runs it: the request reaches the worker process (issue #12; tokio #4811, rayon #1014),
+/// and Python's `cancel()` still answers `false` for the running task.
+#[test]
+fn a_cancel_request_reaches_a_named_task_in_a_worker_process_and_on_a_thread_pool() {
+    fn stops_on_request<E: Executor>(pool: &E) {
+        let f = pool.submit_task(until_asked, UNASKED_MS).unwrap();
+        wait_until_running(&f);
+        assert!(!f.cancel(), "Python's cancel() leaves a running task alone");
+        assert!(f.request_cancel());
+        assert!(*f.result_timeout(LONG).unwrap(), "the task saw the request");
+        assert!(f.cancel_requested() && !f.cancelled());
+    }
+    stops_on_request(&pool(1));
+    stops_on_request(&concurrent_futures::ThreadPoolExecutor::new(1).unwrap());
+}
+
+/// A request for a call sent to a busy worker (pipelined behind the running one) reaches
+/// that call, from its start, and not the call that runs meanwhile.
+#[test]
+fn a_request_for_a_pipelined_call_reaches_that_call_only() {
+    let p = pool(1);
+    let first = p.submit_task(until_asked, 300).unwrap();
+    let second = p.submit_task(until_asked, UNASKED_MS).unwrap();
+    wait_until_running(&second);
+    assert!(second.request_cancel());
+    assert!(
+        !*first.result_timeout(LONG).unwrap(),
+        "the running call was not the one asked"
+    );
+    assert!(*second.result_timeout(LONG).unwrap());
+}
+
+/// A deadline reaches a task running in a worker: at the deadline it is asked to stop.
+#[test]
+fn a_deadline_stops_a_task_running_in_a_worker() {
+    let p = pool(1);
+    let f = p.submit_task(until_asked, UNASKED_MS).unwrap();
+    wait_until_running(&f);
+    f.cancel_after(std::time::Duration::from_millis(20));
+    assert!(*f.result_timeout(LONG).unwrap());
+}
+
+/// A timed-out `map` asks its running chunks to stop, in their worker (CPython #95166, where
+/// they run on): the shutdown that follows waits for a prompt stop, not for a minute.
+#[test]
+fn a_timed_out_process_map_stops_its_running_chunks() {
+    let p = pool(2);
+    let options = concurrent_futures::MapOptions::default()
+        .timeout(std::time::Duration::from_millis(100))
+        .chunksize(2);
+    let mut results = p
+        .map_task(until_asked, vec![UNASKED_MS; 4], options)
+        .unwrap();
+    assert!(matches!(
+        results.next(),
+        Some(Err(concurrent_futures::Error::Timeout { .. }))
+    ));
+    drop(results);
+    let began = std::time::Instant::now();
+    p.shutdown(true, false);
+    assert!(
+        began.elapsed() < LONG,
+        "the shutdown waited {:?}: the running chunks were not asked to stop",
+        began.elapsed()
+    );
 }

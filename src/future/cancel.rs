@@ -16,7 +16,14 @@
 //! The request is one bit of the state word (`CANCEL_REQUESTED`, set only while RUNNING or
 //! COMPLETING, never cleared); reading it is one load. A task submitted without a token
 //! costs nothing more.
+//!
+//! A task without a token in hand (a named task, code deep inside one) reads the same
+//! request with [`cancel_requested`]: a thread-local says where to look while a task runs
+//! (its cell, or a process worker's flag). A job whose work runs elsewhere learns of a
+//! request through its vtable's `requested` hook, called after the bit is set, and
+//! forwards it (the process pool sends its worker a frame).
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -62,7 +69,12 @@ impl<T> Future<T> {
         let state = &self.header().state;
         loop {
             match state.request_cancel() {
-                RequestCancel::Requested => return true,
+                RequestCancel::Requested => {
+                    let header = self.header();
+                    // SAFETY: this handle keeps the cell alive for the call.
+                    unsafe { (header.vtable.requested)(std::ptr::NonNull::from(header)) };
+                    return true;
+                }
                 RequestCancel::TooLate => return false,
                 RequestCancel::Pending => match state.transition_to_cancelled() {
                     // Cancelled by this call: it will never run; wake its waiters.
@@ -176,9 +188,7 @@ impl CancelToken {
     /// ```
     pub fn check(&self) -> Result<(), Exception> {
         if self.is_requested() {
-            Err(Exception::msg(
-                "the task stopped because a cancel was requested (Future::request_cancel)",
-            ))
+            Err(stopped())
         } else {
             Ok(())
         }
@@ -193,8 +203,112 @@ impl fmt::Debug for CancelToken {
     }
 }
 
+/// `true` if a cancel was requested ([`Future::request_cancel`], a deadline, a timed-out
+/// `map`, a panicking scope) for the task running on this thread; `false` on a thread that
+/// runs no task, or runs one that cannot be asked (a plain `submit`'s closure).
+///
+/// This is how a named task ([`task!`](crate::task)) stops cooperatively, wherever it
+/// runs: on a thread pool (through `submit_task`, `map_task`, or a `submit_cancellable`
+/// closure) it reads its future's request bit; in a process pool's worker it reads the
+/// request the pool forwarded to that worker. One atomic load after a thread-local read.
+///
+/// ```
+/// use concurrent_futures::{Executor, ThreadPoolExecutor, cancel_requested, task};
+///
+/// task! {
+///     fn count_until_asked(limit: u64) -> u64 {
+///         let mut n = 0;
+///         while n < limit && !concurrent_futures::cancel_requested() {
+///             n += 1;
+///         }
+///         n
+///     }
+/// }
+///
+/// assert!(!cancel_requested(), "no task runs here");
+/// let pool = ThreadPoolExecutor::new(1).unwrap();
+/// let f = pool.submit_task(count_until_asked, u64::MAX).unwrap();
+/// while !f.running() {
+///     std::thread::yield_now();
+/// }
+/// f.request_cancel();
+/// assert!(*f.result().unwrap() < u64::MAX);
+/// ```
+pub fn cancel_requested() -> bool {
+    AMBIENT
+        .try_with(|a| match a.get() {
+            Ambient::Nothing => false,
+            // SAFETY: an `EnterAmbient` guard set this, and its run keeps the cell alive
+            // until the guard restores the previous value.
+            Ambient::Task(header) => unsafe { header.as_ref() }
+                .state
+                .load()
+                .is_cancel_requested(),
+            // ORDERING: Relaxed: the flag carries no data; a request seen a little late is
+            // seen at the next check.
+            Ambient::Flag(flag) => flag.load(std::sync::atomic::Ordering::Relaxed),
+        })
+        .unwrap_or(false)
+}
+
+/// `Err` once [`cancel_requested`] is `true`, for `?` in a fallible task; the exception says
+/// the task stopped on a request, as [`CancelToken::check`]'s.
+///
+/// ```
+/// assert!(concurrent_futures::check_cancel().is_ok()); // no task runs here
+/// ```
+pub fn check_cancel() -> Result<(), Exception> {
+    if cancel_requested() {
+        Err(stopped())
+    } else {
+        Ok(())
+    }
+}
+
+fn stopped() -> Exception {
+    Exception::msg("the task stopped because a cancel was requested (Future::request_cancel)")
+}
+
+/// Where [`cancel_requested`] looks on this thread.
+#[derive(Clone, Copy)]
+pub(crate) enum Ambient {
+    /// No task that can be asked runs here.
+    Nothing,
+    /// A claimed task's cell, kept alive by its run.
+    Task(NonNull<Header>),
+    /// A process pool worker's flag for the call it runs.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))]
+    Flag(&'static std::sync::atomic::AtomicBool),
+}
+
+crate::sync::thread_local! {
+    // Not `const { .. }`: loom's `thread_local!` does not accept a const initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static AMBIENT: Cell<Ambient> = Cell::new(Ambient::Nothing);
+}
+
+/// While alive, [`cancel_requested`] on this thread reads its source; the previous one is
+/// back when it drops, also on unwind.
+#[must_use = "the source is left when the guard drops"]
+pub(crate) struct EnterAmbient(Ambient);
+
+impl EnterAmbient {
+    /// # Safety
+    /// What `source` points at outlives the guard.
+    pub(crate) unsafe fn new(source: Ambient) -> Self {
+        EnterAmbient(AMBIENT.with(|a| a.replace(source)))
+    }
+}
+
+impl Drop for EnterAmbient {
+    fn drop(&mut self) {
+        // `try_with`: a guard may drop while the thread's locals are being destroyed.
+        let _ = AMBIENT.try_with(|a| a.set(self.0));
+    }
+}
+
 /// A closure that gets its task's [`CancelToken`]: published as soon as it returns, as
-/// [`Local`](super::task::Local)'s.
+/// [`Local`](super::task::Local)'s. While it runs, [`cancel_requested`] reads the same bit.
 pub(crate) struct Cancellable<F>(pub(crate) F);
 
 impl<T, F> Job<T> for Cancellable<F>
@@ -210,7 +324,11 @@ where
             _not_send: PhantomData,
         };
         let f = self.0;
-        let outcome = crate::unwind::capture(move || f(&token)).and_then(|r| r);
+        let outcome = {
+            // SAFETY: the run keeps the cell alive until the publish, after the guard.
+            let _ambient = unsafe { EnterAmbient::new(Ambient::Task(publisher.header())) };
+            crate::unwind::capture(move || f(&token)).and_then(|r| r)
+        };
         publisher.publish(outcome);
     }
 }

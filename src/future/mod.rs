@@ -69,7 +69,7 @@ use std::time::Duration;
 
 pub use awaiting::{OwnedResultFuture, ResultFuture};
 use callbacks::CallbackNode;
-pub use cancel::CancelToken;
+pub use cancel::{CancelToken, cancel_requested, check_cancel};
 pub use waitable::Waitable;
 
 use crate::deadline::Deadline;
@@ -116,6 +116,7 @@ impl<T> Inner<T> {
         run_inline: task::bare::run_inline,
         end_queued: task::bare::end_queued,
         finish_ended: task::bare::finish_ended,
+        requested: task::bare::requested,
     };
 
     /// The future part of an executor task (`task.rs`).

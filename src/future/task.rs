@@ -71,6 +71,13 @@ pub(crate) trait Job<T>: Send + 'static {
     /// or (after [`Publisher::detach`]) later from another thread. A panic that escapes is
     /// caught by the runner; the dropped publisher then fails the future.
     fn run(self, publisher: Publisher<'_, T>);
+
+    /// Called after [`Future::request_cancel`](super::Future::request_cancel) set the request
+    /// bit of this claimed task (`task` names its cell, the address a [`Publisher`] reports
+    /// as [`task_id`](Publisher::task_id)), on the requester's thread, once per call that
+    /// returned `true`. A job whose work runs elsewhere forwards the request there; the
+    /// default does nothing (a closure reads the bit through its token).
+    fn on_request(_owner: usize, _task: usize) {}
 }
 
 /// A closure's job: its outcome (a panic included) is published as soon as it returns.
@@ -174,6 +181,7 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         run_inline: Self::run_inline,
         end_queued: Self::end_queued,
         finish_ended: Self::finish_ended,
+        requested: Self::requested,
     };
 
     /// # Safety
@@ -199,6 +207,16 @@ impl<T: Send + 'static, F: Job<T>> TaskCell<T, F> {
         // SAFETY: exclusive and once, by the caller's contract.
         self.func
             .with_mut(|p| unsafe { ManuallyDrop::take(&mut *p) })
+    }
+
+    /// A running task's request bit was just set: forward it to the job's type.
+    ///
+    /// # Safety
+    /// The caller holds a user handle to the future.
+    unsafe fn requested(header: NonNull<Header>) {
+        // SAFETY: the caller's handle keeps the cell alive; `owner` never changes.
+        let owner = unsafe { Self::cell(header) }.owner;
+        F::on_request(owner, header.as_ptr() as usize);
     }
 
     /// Runs the claimed task (step 2): the job gets the publisher. `hooks.body_done()` runs
@@ -396,6 +414,12 @@ impl<'h, T> Publisher<'h, T> {
     /// [`CancelToken`](super::cancel::CancelToken)); valid until the publish.
     pub(crate) fn header(&self) -> NonNull<Header> {
         self.header
+    }
+
+    /// The task's identity while its cell lives, as [`Job::on_request`] receives it.
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the user is the process pool
+    pub(crate) fn task_id(&self) -> usize {
+        self.header.as_ptr() as usize
     }
 
     /// Publishes the outcome (step 3): the slot, FINISHED, the listeners, and on the queue's
@@ -625,4 +649,6 @@ pub(crate) mod bare {
     pub(crate) unsafe fn finish_ended(_: NonNull<Header>, _: bool) {
         unreachable!("a bare future is never queued")
     }
+    /// A bare future's request has no job to forward to.
+    pub(crate) unsafe fn requested(_: NonNull<Header>) {}
 }

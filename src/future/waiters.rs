@@ -58,6 +58,10 @@ pub(crate) struct Vtable {
     /// After `end_queued`: wakes the listeners (when it ended the task), drops the closure of
     /// a task that can no longer run, then drops the queue's reference.
     pub(crate) finish_ended: unsafe fn(ptr::NonNull<Header>, bool),
+    /// After [`Future::request_cancel`](super::Future::request_cancel) set the request bit
+    /// of a running task: a job whose work runs elsewhere (a worker process) forwards the
+    /// request there. A no-op for closures, which read the bit through their token.
+    pub(crate) requested: unsafe fn(ptr::NonNull<Header>),
 }
 
 // SAFETY: the list head is only touched under the lock bit of `state`; every other field is

@@ -121,6 +121,7 @@ impl ProcessPoolBuilder {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
+        registry::add(&pool);
         Ok(ProcessPoolExecutor {
             handle: Arc::new(Handle { pool }),
         })

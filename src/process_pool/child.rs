@@ -20,6 +20,12 @@
 //!   are captured (message, location, backtrace text) and sent back; the panic hook prints
 //!   nothing for them. SIGPIPE is ignored, as in any Rust `main`, so a task writing to a
 //!   closed pipe gets an error, not a signal.
+//! * C4 (cancel requests): the reader thread handles a `Cancel` frame itself, at once, even
+//!   while a call runs: it raises the running call's flag, which
+//!   [`cancel_requested`](crate::cancel_requested) reads on the calling thread, or notes
+//!   the id of a call still to start (calls are pipelined), which starts with its flag
+//!   raised. Ids grow call by call, so a request for a call already over is dropped, and
+//!   the notes never outlive the next call's start.
 //!
 //! The hook runs with `ctor`'s `late` priority, after the other constructors of the
 //! program (other crates' registrations, C++ static initialisers), since a worker never
@@ -28,13 +34,93 @@
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use super::protocol::{
     FromWorker, MARKER, Outcome, ToWorker, WORKER_FD, read_frame, registry_digest,
 };
 use crate::error::Exception;
+use crate::future::cancel::{Ambient, EnterAmbient};
+use crate::sync::lock;
+
+/// C4: the running call's flag, read by `cancel_requested` on the worker's main thread.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// C4: which call runs, and the requests for calls still to start.
+static REQUESTS: Mutex<Requests> = Mutex::new(Requests::new());
+
+/// The bookkeeping of C4, apart from the flag it decides.
+#[derive(Debug, PartialEq)]
+struct Requests {
+    /// The call that runs or ran last.
+    current: Option<u64>,
+    /// Whether `current` is still running.
+    running: bool,
+    /// Requested calls that have not started: ids above `current`.
+    early: Vec<u64>,
+}
+
+impl Requests {
+    const fn new() -> Self {
+        Requests {
+            current: None,
+            running: false,
+            early: Vec::new(),
+        }
+    }
+
+    /// A request for call `id`: `true` if the running call's flag must go up.
+    fn on_cancel(&mut self, id: u64) -> bool {
+        match self.current {
+            Some(c) if c == id => self.running,
+            Some(c) if id < c => false,
+            _ => {
+                if !self.early.contains(&id) {
+                    self.early.push(id);
+                }
+                false
+            }
+        }
+    }
+
+    /// Call `id` starts: whether it was asked to stop already.
+    fn on_start(&mut self, id: u64) -> bool {
+        self.current = Some(id);
+        self.running = true;
+        let asked = self.early.contains(&id);
+        self.early.retain(|&e| e > id);
+        asked
+    }
+
+    fn on_end(&mut self) {
+        self.running = false;
+    }
+}
+
+/// A call runs between these: its flag is up from its start if it was asked early.
+fn start_call(id: u64) {
+    let mut r = lock(&REQUESTS);
+    // ORDERING: Relaxed: the flag carries no data (see `cancel_requested`); the lock orders
+    // the two threads' stores.
+    REQUESTED.store(r.on_start(id), Ordering::Relaxed);
+}
+
+fn end_call() {
+    let mut r = lock(&REQUESTS);
+    r.on_end();
+    // ORDERING: as in `start_call`.
+    REQUESTED.store(false, Ordering::Relaxed);
+}
+
+/// The reader thread's part of C4.
+fn request(id: u64) {
+    let mut r = lock(&REQUESTS);
+    if r.on_cancel(id) {
+        // ORDERING: as in `start_call`.
+        REQUESTED.store(true, Ordering::Relaxed);
+    }
+}
 
 /// What the hook decided at load: not yet run, not a worker (or served by `init`).
 static DECIDED: AtomicU8 = AtomicU8::new(UNDECIDED);
@@ -121,6 +207,8 @@ fn serve() -> ! {
         .spawn(move || {
             loop {
                 match read_frame::<_, ToWorker>(&mut reader) {
+                    // C4: handled here, while the main thread may be running the call.
+                    Ok(Some(ToWorker::Cancel { id })) => request(id),
                     Ok(Some(msg)) => {
                         if tx.send(msg).is_err() {
                             exit(0);
@@ -137,6 +225,8 @@ fn serve() -> ! {
     if spawned.is_err() {
         exit(3);
     }
+    // SAFETY: the flag is a static. The guard is never dropped: this function never returns.
+    let _ambient = unsafe { EnterAmbient::new(Ambient::Flag(&REQUESTED)) };
     for msg in rx {
         match msg {
             ToWorker::Init { name, arg } => {
@@ -146,7 +236,9 @@ fn serve() -> ! {
                 }
             }
             ToWorker::Call { id, name, args } => {
+                start_call(id);
                 let results: Vec<_> = args.iter().map(|arg| call(&name, arg)).collect();
+                end_call();
                 let n = results.len();
                 let done = FromWorker::Done { id, results };
                 match super::protocol::encode(&done) {
@@ -162,6 +254,8 @@ fn serve() -> ! {
                     }
                 }
             }
+            // The reader handles these itself (C4).
+            ToWorker::Cancel { .. } => {}
         }
     }
     exit(0)
@@ -195,4 +289,30 @@ fn send_frame(writer: &mut UnixStream, frame: &[u8]) {
 /// at once, so a task holding it (or blocked writing) cannot keep the worker alive.
 fn exit(code: i32) -> ! {
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Requests;
+
+    #[test]
+    fn a_request_reaches_the_running_call_a_later_one_or_nobody() {
+        let mut r = Requests::new();
+        // Before any call: noted for later.
+        assert!(!r.on_cancel(2));
+        assert!(!r.on_start(1), "call 1 was not asked");
+        assert!(r.on_cancel(1), "the running call's flag goes up");
+        r.on_end();
+        assert!(!r.on_cancel(1), "call 1 is over: nothing to raise");
+        assert!(!r.on_cancel(0), "an older call: dropped");
+        assert!(r.on_start(2), "call 2 was asked before it started");
+        assert!(r.early.is_empty());
+        assert!(!r.on_cancel(4));
+        assert!(!r.on_start(3), "a request for 4 is not one for 3");
+        assert_eq!(r.early, [4]);
+        r.on_end();
+        // A call skipped (answered by another worker) leaves no note behind.
+        assert!(!r.on_start(5));
+        assert!(r.early.is_empty());
+    }
 }

@@ -25,8 +25,9 @@ pub(super) struct Slot {
     pub(super) ready: bool,
     /// Its writer's channel; `None` once closed (the worker is told to exit).
     pub(super) tx: Option<mpsc::Sender<Vec<u8>>>,
-    /// Calls sent and not answered, with how to publish each.
-    pub(super) inflight: HashMap<u64, Publish>,
+    /// Calls sent and not answered: each one's task (its [`Publisher::task_id`], so that a
+    /// cancel request finds its call) and how to publish it.
+    pub(super) inflight: HashMap<u64, (usize, Publish)>,
     /// Calls ever sent (for `max_tasks_per_child`).
     pub(super) sent: usize,
 }
@@ -86,8 +87,9 @@ impl Later {
     }
 }
 
-/// A claimed call: the task's name, its encoded arguments, and how to publish its reply.
-pub(super) type Claimed = (&'static str, Vec<Vec<u8>>, Publish);
+/// A claimed call: the task's name, its encoded arguments, its task id, and how to publish
+/// its reply.
+pub(super) type Claimed = (&'static str, Vec<Vec<u8>>, usize, Publish);
 
 thread_local! {
     /// The call a [`RemoteJob`] just claimed, for the dispatcher that ran it.
@@ -115,6 +117,7 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
     const INLINE: bool = false;
 
     fn run(self, publisher: Publisher<'_, T>) {
+        let task = publisher.task_id();
         let publisher = publisher.detach();
         let finish = self.finish;
         let publish: Publish = Box::new(move |reply| {
@@ -127,7 +130,42 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
             let settled = publisher.settle(outcome);
             Box::new(move || settled.finish())
         });
-        HANDOFF.with(|h| *h.borrow_mut() = Some((self.name, self.args, publish)));
+        HANDOFF.with(|h| *h.borrow_mut() = Some((self.name, self.args, task, publish)));
+    }
+
+    /// Rule R7: forwards the request to the worker that runs the call.
+    fn on_request(owner: usize, task: usize) {
+        if let Some(pool) = registry::find(owner) {
+            pool.deliver_request(task);
+        }
+    }
+}
+
+/// The pools alive in this process, by id, so that a cancel request made through a
+/// [`Future`] (which knows only its owner's id) reaches its pool (R7).
+pub(super) mod registry {
+    use super::*;
+    use std::sync::Weak;
+
+    static POOLS: std::sync::Mutex<Vec<(usize, Weak<Pool>)>> = std::sync::Mutex::new(Vec::new());
+
+    pub(in crate::process_pool) fn add(pool: &Arc<Pool>) {
+        lock(&POOLS).push((pool.id, Arc::downgrade(pool)));
+    }
+
+    /// Called from the pool's `Drop`.
+    pub(in crate::process_pool) fn remove(id: usize) {
+        lock(&POOLS).retain(|(i, _)| *i != id);
+    }
+
+    pub(super) fn find(id: usize) -> Option<Arc<Pool>> {
+        // The weak handle is cloned out first: the registry's lock is released before the
+        // upgraded pool (maybe its last handle) can drop.
+        let weak = lock(&POOLS)
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, w)| w.clone())?;
+        weak.upgrade()
     }
 }
 
@@ -224,7 +262,7 @@ impl Pool {
         // The claim (PENDING → RUNNING); a cancelled task is dropped here, running no user
         // code (its job holds only bytes).
         task.run(&NoHooks);
-        let Some((name, args, publish)) = HANDOFF.with(|h| h.borrow_mut().take()) else {
+        let Some((name, args, task, publish)) = HANDOFF.with(|h| h.borrow_mut().take()) else {
             return;
         };
         let id = st.next_call;
@@ -244,7 +282,7 @@ impl Pool {
         };
         let w = &mut st.workers[i];
         w.sent += 1;
-        w.inflight.insert(id, publish);
+        w.inflight.insert(id, (task, publish));
         if let Some(tx) = &w.tx {
             // A closed writer means the worker is ending; its reader breaks the pool (R4),
             // which fails this call with the rest.
@@ -314,7 +352,7 @@ impl Pool {
         ));
         st.broken = Some(e.to_string());
         for w in &mut st.workers {
-            for (_, publish) in w.inflight.drain() {
+            for (_, (_, publish)) in w.inflight.drain() {
                 later.publish.push((publish, Reply::Failed(e.clone())));
             }
             // Its channel closes, and the worker exits at once, even mid-task (C2 of
@@ -349,13 +387,30 @@ impl Pool {
                 .workers
                 .iter_mut()
                 .find(|w| w.key == key)
-                .and_then(|w| w.inflight.remove(&id));
+                .and_then(|w| w.inflight.remove(&id))
+                .map(|(_, publish)| publish);
             if let Some(publish) = publish {
                 later.publish.push((publish, Reply::Done(results)));
             }
             self.dispatch(&mut st, &mut later);
         }
         later.run();
+    }
+
+    /// R7: a cancel was requested for the running task `task`: tell the worker that runs
+    /// its call. Nothing to do if the call was answered meanwhile (its reply wins) or the
+    /// pool broke (its future is failed already).
+    pub(super) fn deliver_request(&self, task: usize) {
+        let st = lock(&self.state);
+        for w in &st.workers {
+            let call = w.inflight.iter().find(|(_, (t, _))| *t == task);
+            if let (Some((&id, _)), Some(tx)) = (call, &w.tx) {
+                if let Ok(frame) = protocol::encode(&protocol::ToWorker::Cancel { id }) {
+                    let _ = tx.send(frame);
+                }
+                return;
+            }
+        }
     }
 
     /// A worker's reader reached the end of its channel: the process has ended or is

@@ -40,6 +40,13 @@
 //! * R6: a worker exits when its channel closes (`child.rs`, C2): at shutdown, once nothing
 //!   is queued for it and its calls are answered; or when this process dies. Every worker
 //!   is waited for by its reader thread, so none is left a zombie.
+//! * R7 (cancel requests): [`Future::request_cancel`] on a queued call cancels it (the
+//!   core's rule); on a claimed one it sets the future's request bit and then, through the
+//!   job's `on_request` hook and the pool's registry entry, sends the call's worker a
+//!   `Cancel` frame under the pool's lock, where the call's entry is. The lock orders it
+//!   after the claim and the send, so a request never misses a call that is in flight;
+//!   a call already answered has no entry and gets none. The worker turns the frame into
+//!   its call's flag (C4 of `child.rs`).
 
 mod builder;
 mod child;
@@ -98,6 +105,12 @@ pub struct ProcessPoolExecutor {
 
 struct Handle {
     pool: Arc<Pool>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        registry::remove(self.id);
+    }
 }
 
 impl Drop for Handle {

@@ -46,6 +46,12 @@ pub(crate) enum ToWorker {
         /// The encoded arguments.
         args: Vec<Vec<u8>>,
     },
+    /// A cancel was requested for call `id` (rule R7 of the pool): its task, running or
+    /// still to start, sees [`cancel_requested`](crate::cancel_requested) return `true`.
+    Cancel {
+        /// The call's id.
+        id: u64,
+    },
 }
 
 /// One argument's outcome on the wire: its encoded result, or what it raised (boxed: the
@@ -199,6 +205,7 @@ mod tests {
                 name: "a::f".into(),
                 args: vec![vec![1, 2], vec![]],
             },
+            ToWorker::Cancel { id: 7 },
         ];
         let mut wire = Vec::new();
         for m in &msgs {

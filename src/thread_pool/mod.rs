@@ -470,7 +470,9 @@ impl fmt::Debug for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
-    /// On a thread pool the declared function is called directly; nothing is encoded.
+    /// On a thread pool the declared function is called directly; nothing is encoded. It
+    /// runs as a cancellable task, so [`cancel_requested`](crate::cancel_requested) inside
+    /// it sees [`Future::request_cancel`], as it does in a process pool's worker.
     fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
         F: Fn(A) -> R + Send + Sync + 'static,
@@ -478,7 +480,7 @@ impl Executor for ThreadPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         task::name_of::<F>().map_err(SubmitError::NotATask)?;
-        self.submit(move || f(arg))
+        self.submit_cancellable(move |_| f(arg))
     }
 
     /// The declared function is called directly, and each value moves straight out of its
