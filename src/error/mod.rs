@@ -252,20 +252,34 @@ impl SubmitError {
 /// ```
 /// use concurrent_futures::ShutdownTimedOut;
 ///
-/// let e = ShutdownTimedOut { running: 1, threads: vec!["crunch_0".into()] };
+/// let e = ShutdownTimedOut { running: 1, threads: vec!["crunch_0".into()], pids: vec![] };
 /// assert!(e.to_string().starts_with("shutdown timed out: 1 worker thread still running (crunch_0)"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShutdownTimedOut {
     /// Worker threads that had not exited at the deadline.
     pub running: usize,
-    /// Their names, as far as known (a thread that was just starting has none yet).
+    /// A thread pool's: their names, as far as known (a thread that was just starting has
+    /// none yet).
     pub threads: Vec<String>,
+    /// A process pool's: the pids of the worker processes still running.
+    pub pids: Vec<u32>,
 }
 
 impl fmt::Display for ShutdownTimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.running;
+        if !self.pids.is_empty() {
+            let es = if n == 1 { "" } else { "es" };
+            let pids: Vec<String> = self.pids.iter().map(|p| format!("pid {p}")).collect();
+            return write!(
+                f,
+                "shutdown timed out: {n} worker process{es} still running ({}); the pool \
+                 accepts no new tasks, its workers exit once their calls return, and \
+                 kill_workers() ends them now",
+                pids.join(", ")
+            );
+        }
         let s = if n == 1 { "" } else { "s" };
         write!(f, "shutdown timed out: {n} worker thread{s} still running")?;
         if !self.threads.is_empty() {

@@ -25,6 +25,8 @@ pub struct ProcessPoolBuilder {
     max_tasks_per_child: Option<usize>,
     executable: Option<PathBuf>,
     initializer: Option<Result<(&'static str, Vec<u8>), BuildError>>,
+    max_queued: Option<usize>,
+    when_full: Option<WhenFull>,
 }
 
 impl fmt::Debug for ProcessPoolBuilder {
@@ -34,6 +36,8 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("max_tasks_per_child", &self.max_tasks_per_child)
             .field("executable", &self.executable)
             .field("initializer", &self.initializer.is_some())
+            .field("max_queued", &self.max_queued)
+            .field("when_full", &self.when_full)
             .finish()
     }
 }
@@ -79,6 +83,39 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// Back-pressure: at most `n` calls wait in the pool's queue (calls sent to workers,
+    /// at most two per worker, do not count); a submit that finds it full does what
+    /// [`when_full`](Self::when_full) says, by default it waits for room. Python's queue
+    /// is unbounded. Zero is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn double(x: u32) -> u32 {
+    ///         2 * x
+    ///     }
+    /// }
+    ///
+    /// let pool = ProcessPoolExecutor::builder().max_workers(2).max_queued(4).build().unwrap();
+    /// let futs: Vec<_> = (0..50).map(|i| pool.submit_task(double, i).unwrap()).collect();
+    /// assert_eq!(*futs[49].result().unwrap(), 98); // the producer waited for room
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
+    /// What a submit does when the queue of a [`max_queued`](Self::max_queued) pool is
+    /// full: [`WhenFull::Block`] (the default, with an optional timeout),
+    /// [`WhenFull::Reject`], or [`WhenFull::CallerRuns`], which runs the call in the
+    /// submitting process (so a crash there is this process's, not one worker's).
+    /// Without `max_queued`, [`build`](Self::build) refuses it.
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.when_full = Some(policy);
+        self
+    }
+
     /// Builds the pool; no process starts until a task is submitted.
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
         if child::is_unserved_worker() {
@@ -110,6 +147,7 @@ impl ProcessPoolBuilder {
             })?,
         };
         let initializer = self.initializer.transpose()?;
+        let bound = crate::thread_pool::checked_bound(self.max_queued, self.when_full)?;
         let pool = Arc::new(Pool {
             id: crate::context::new_id(),
             settings: Settings {
@@ -117,9 +155,12 @@ impl ProcessPoolBuilder {
                 max_tasks_per_child: self.max_tasks_per_child,
                 executable,
                 initializer,
+                bound,
             },
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            room: Condvar::new(),
+            counts: Counts::default(),
         });
         registry::add(&pool);
         Ok(ProcessPoolExecutor {

@@ -263,7 +263,7 @@ fn serve() -> ! {
 
 /// One call of a named task: its encoded result, or what it raised (a panic, or an
 /// argument or result that did not decode or encode), as a wire record.
-fn call(name: &str, arg: &[u8]) -> Outcome {
+pub(super) fn call(name: &str, arg: &[u8]) -> Outcome {
     match crate::unwind::capture(|| crate::executor::task::call_by_name(name, arg)) {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(task_error)) => Err(Box::new(Exception::new(task_error).to_record())),

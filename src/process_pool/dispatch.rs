@@ -45,8 +45,50 @@ pub(crate) enum Reply {
 }
 
 /// Settles a dispatched call's future with a reply (running no user code, R1) and returns
-/// what wakes its listeners.
-pub(super) type Publish = Box<dyn FnOnce(Reply) -> Notify + Send>;
+/// what wakes its listeners, and how the call ended (for the metrics).
+pub(super) type Publish = Box<dyn FnOnce(Reply) -> (Notify, Ended) + Send>;
+
+/// The pool's task counts ([`ProcessPoolExecutor::metrics`]): relaxed counters that carry
+/// no protocol, each bumped once per task, where the task's fate is decided.
+#[derive(Default)]
+pub(super) struct Counts {
+    pub(super) submitted: AtomicU64,
+    pub(super) started: AtomicU64,
+    pub(super) completed: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) panicked: AtomicU64,
+    pub(super) cancelled: AtomicU64,
+}
+
+impl Counts {
+    pub(super) fn bump(counter: &AtomicU64) {
+        // ORDERING: Relaxed: a count synchronizes nothing; a snapshot is exact once quiet.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn ended(&self, how: Ended) {
+        match how {
+            Ended::Value => Self::bump(&self.completed),
+            Ended::Panic => Self::bump(&self.panicked),
+            Ended::Cancelled => Self::bump(&self.cancelled),
+            Ended::Exception | Ended::Elsewhere | Ended::Detached => Self::bump(&self.failed),
+        }
+    }
+
+    pub(super) fn get(counter: &AtomicU64) -> u64 {
+        // ORDERING: as in `bump`.
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// How an outcome counts.
+pub(super) fn ended_as<T>(outcome: &Result<T, Exception>) -> Ended {
+    match outcome {
+        Ok(_) => Ended::Value,
+        Err(e) if e.is_panic() => Ended::Panic,
+        Err(_) => Ended::Exception,
+    }
+}
 
 /// Wakes a settled future's listeners: user code, run after every future of the batch is
 /// settled.
@@ -64,17 +106,30 @@ impl Later {
     /// Two phases, as the thread pool's drains: every future of the batch is settled
     /// (FINISHED or CANCELLED) before any callback of one of them runs, so a callback that
     /// waits on another of the batch finds it done.
-    pub(super) fn run(self) {
+    pub(super) fn run(self, pool: &Pool) {
+        let counts = &pool.counts;
         let notify: Vec<Notify> = self
             .publish
             .into_iter()
-            .map(|(publish, reply)| publish(reply))
+            .map(|(publish, reply)| {
+                let (notify, how) = publish(reply);
+                counts.ended(how);
+                notify
+            })
             .collect();
         let ended: Vec<(TaskRef, bool)> = self
             .end
             .into_iter()
             .map(|(t, e)| {
+                let failing = e.is_some();
                 let ended = t.end(e);
+                // A queued task a break failed, or one cancelled (now, or earlier by its
+                // user and only now taken off the queue).
+                counts.ended(if failing && ended {
+                    Ended::Exception
+                } else {
+                    Ended::Cancelled
+                });
                 (t, ended)
             })
             .collect();
@@ -103,6 +158,11 @@ pub(super) fn on_pool_thread(pool: usize) {
     POOL_THREAD.with(|c| c.set(pool));
 }
 
+/// Whether this thread is a reader thread of pool `pool`.
+pub(super) fn is_pool_thread(pool: usize) -> bool {
+    POOL_THREAD.with(Cell::get) == pool
+}
+
 /// How a call's replies become its future's outcome.
 pub(super) type Finish<T> = fn(Vec<Outcome>) -> Result<T, Exception>;
 
@@ -127,8 +187,10 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
                 Reply::Done(results) => crate::unwind::capture(|| finish(results)).and_then(|r| r),
                 Reply::Failed(e) => Err(e),
             };
+            let how = ended_as(&outcome);
             let settled = publisher.settle(outcome);
-            Box::new(move || settled.finish())
+            let notify: Notify = Box::new(move || settled.finish());
+            (notify, how)
         });
         HANDOFF.with(|h| *h.borrow_mut() = Some((self.name, self.args, task, publish)));
     }
@@ -192,28 +254,76 @@ pub(super) fn finish_chunk<R: DeserializeOwned>(
 }
 
 impl Pool {
+    /// Queues a call, waiting for room as R8 says (`never_wait`: refuse instead).
     pub(super) fn submit_encoded<T: Send + 'static>(
         self: &Arc<Self>,
         job: RemoteJob<T>,
+        never_wait: bool,
     ) -> Result<Future<T>, SubmitError> {
         let mut later = Later::default();
         let fut = {
             let mut st = lock(&self.state);
-            if st.shutdown {
-                return Err(SubmitError::Shutdown);
-            }
-            if let Some(reason) = &st.broken {
-                return Err(SubmitError::Broken(Exception::broken_process_pool(
-                    reason.clone(),
-                )));
+            let mut deadline = None;
+            loop {
+                if st.shutdown {
+                    return Err(SubmitError::Shutdown);
+                }
+                if let Some(reason) = &st.broken {
+                    return Err(SubmitError::Broken(Exception::broken_process_pool(
+                        reason.clone(),
+                    )));
+                }
+                let Some((max, policy)) = self.settings.bound else {
+                    break;
+                };
+                if st.queue.len() < max {
+                    break;
+                }
+                let policy = match policy {
+                    _ if never_wait => WhenFull::Reject,
+                    // R8: a reader thread must not wait for room only it can make.
+                    WhenFull::Block { .. } if is_pool_thread(self.id) => WhenFull::CallerRuns,
+                    p => p,
+                };
+                match policy {
+                    WhenFull::CallerRuns => {
+                        drop(st);
+                        return Ok(self.run_here(job));
+                    }
+                    WhenFull::Block { timeout } => {
+                        let d = *deadline.get_or_insert_with(|| Deadline::from_timeout(timeout));
+                        match crate::sync::wait_until(&self.room, st, d) {
+                            Some(g) => st = g,
+                            None => return Err(SubmitError::Full { max_queued: max }),
+                        }
+                    }
+                    _ => return Err(SubmitError::Full { max_queued: max }),
+                }
             }
             let (fut, task) = task_cell::allocate_job(self.id, job);
             st.queue.push_back(task);
+            Counts::bump(&self.counts.submitted);
             self.dispatch(&mut st, &mut later);
             fut
         };
-        later.run();
+        later.run(self);
         Ok(fut)
+    }
+
+    /// `WhenFull::CallerRuns` (R8): the call runs in this process, on this thread, before
+    /// the submit returns, as a worker would run it (its panic captured); counted as a run.
+    fn run_here<T: Send + 'static>(&self, job: RemoteJob<T>) -> Future<T> {
+        Counts::bump(&self.counts.submitted);
+        Counts::bump(&self.counts.started);
+        let results = job.args.iter().map(|a| child::call(job.name, a)).collect();
+        let outcome = crate::unwind::capture(|| (job.finish)(results)).and_then(|r| r);
+        self.counts.ended(ended_as(&outcome));
+        let fut = Future::new();
+        let _ = match outcome {
+            Ok(v) => fut.set_result(v),
+            Err(e) => fut.set_exception(e),
+        };
+        fut
     }
 
     /// R3: hands queued calls to workers, starting workers as needed.
@@ -246,6 +356,10 @@ impl Pool {
             break;
         }
         self.close_finished(st);
+        if self.settings.bound.is_some() {
+            // R8: there may be room now, or the pool closed or broke.
+            self.room.notify_all();
+        }
     }
 
     pub(super) fn retired(&self, w: &Slot) -> bool {
@@ -263,8 +377,10 @@ impl Pool {
         // code (its job holds only bytes).
         task.run(&NoHooks);
         let Some((name, args, task, publish)) = HANDOFF.with(|h| h.borrow_mut().take()) else {
+            Counts::bump(&self.counts.cancelled);
             return;
         };
+        Counts::bump(&self.counts.started);
         let id = st.next_call;
         st.next_call += 1;
         let call = protocol::ToWorker::Call {
@@ -363,6 +479,7 @@ impl Pool {
         for task in st.queue.drain(..) {
             later.end.push((task, Some(e.clone())));
         }
+        self.room.notify_all();
     }
 
     /// A worker passed its handshake. Its pid stays the one this pool started and its
@@ -376,7 +493,7 @@ impl Pool {
             }
             self.dispatch(&mut st, &mut later);
         }
-        later.run();
+        later.run(self);
     }
 
     pub(super) fn on_done(self: &Arc<Self>, key: u64, id: u64, results: Vec<Outcome>) {
@@ -394,7 +511,7 @@ impl Pool {
             }
             self.dispatch(&mut st, &mut later);
         }
-        later.run();
+        later.run(self);
     }
 
     /// R7: a cancel was requested for the running task `task`: tell the worker that runs
@@ -434,6 +551,7 @@ impl Pool {
             for task in st.queue.drain(..) {
                 later.end.push((task, None));
             }
+            self.room.notify_all();
             for w in &st.workers {
                 if w.pid != 0 {
                     // SAFETY: kill(2) on a worker this pool started whose reader has not
@@ -443,7 +561,7 @@ impl Pool {
                 }
             }
         }
-        later.run();
+        later.run(self);
     }
 
     /// A worker's reader saw it end. `failed`: it broke the protocol or its handshake.
@@ -468,7 +586,7 @@ impl Pool {
             }
             self.changed.notify_all();
         }
-        later.run();
+        later.run(self);
     }
 
     pub(super) fn shutdown(self: &Arc<Self>, wait: bool, cancel_futures: bool) {
@@ -483,10 +601,10 @@ impl Pool {
             }
             self.dispatch(&mut st, &mut later);
         }
-        later.run();
+        later.run(self);
         // A reader thread (a callback run by it) cannot wait for workers to end: it is the
         // one that would see them end.
-        if wait && POOL_THREAD.with(Cell::get) != self.id {
+        if wait && !is_pool_thread(self.id) {
             let mut st = lock(&self.state);
             while !st.workers.is_empty() {
                 st = crate::sync::wait(&self.changed, st);

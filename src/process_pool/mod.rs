@@ -47,6 +47,12 @@
 //!   after the claim and the send, so a request never misses a call that is in flight;
 //!   a call already answered has no entry and gets none. The worker turns the frame into
 //!   its call's flag (C4 of `child.rs`).
+//! * R8 (back-pressure): with `max_queued(n)`, a submit that finds `n` calls queued (calls
+//!   sent to workers do not count) waits on `room`, refuses, or runs the call in the
+//!   calling process, as `WhenFull` says. Every dispatch, break and shutdown signals
+//!   `room`, under the lock the waiter re-checks under, so no wait outlives the room or
+//!   the pool. On a pool's own reader thread a wait could wait for itself (only that
+//!   thread reads the replies that make room): there `Block` runs the call here instead.
 
 mod builder;
 mod child;
@@ -61,6 +67,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -68,12 +75,14 @@ use serde::de::DeserializeOwned;
 
 pub use child::init;
 
-use crate::error::{BuildError, Exception, SubmitError};
+use crate::deadline::Deadline;
+use crate::error::{BuildError, Exception, ShutdownTimedOut, SubmitError};
 use crate::executor::{Entry, Executor, Map, MapOptions, Shutdown, task};
 use crate::future::Future;
-use crate::future::hooks::NoHooks;
+use crate::future::hooks::{Ended, NoHooks};
 use crate::future::task::{self as task_cell, Job, Publisher, TaskRef};
 use crate::sync::{Arc, Condvar, Mutex, lock};
+use crate::thread_pool::{PoolMetrics, WhenFull};
 use protocol::Outcome;
 
 #[cfg(fuzzing)]
@@ -124,6 +133,8 @@ struct Settings {
     max_tasks_per_child: Option<usize>,
     executable: PathBuf,
     initializer: Option<(&'static str, Vec<u8>)>,
+    /// `max_queued` and what a submit does when the queue is full (R8).
+    bound: Option<(usize, WhenFull)>,
 }
 
 pub(crate) struct Pool {
@@ -132,6 +143,9 @@ pub(crate) struct Pool {
     state: Mutex<State>,
     /// Signalled when a worker ends (for `shutdown(wait = true)`).
     changed: Condvar,
+    /// Signalled when a bounded pool's queue has room, or the pool closes (R8).
+    room: Condvar,
+    counts: Counts,
 }
 
 impl ProcessPoolExecutor {
@@ -179,6 +193,183 @@ impl ProcessPoolExecutor {
             .filter(|w| w.pid != 0)
             .map(|w| w.pid)
             .collect()
+    }
+
+    /// The pool's counts, as [`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics)
+    /// gives them, for processes: `live_workers` are the worker processes started and not
+    /// yet reaped, `busy_workers` those with a call in flight. A chunk of a `map` is one
+    /// task, a `CallerRuns` call counts as a run; idle spins and histograms do not apply
+    /// (always 0 and `None`). Each count is exact once the pool is quiet.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+    ///
+    /// task! {
+    ///     fn half(x: u32) -> u32 {
+    ///         assert!(x % 2 == 0, "odd");
+    ///         x / 2
+    ///     }
+    /// }
+    ///
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// pool.submit_task(half, 4).unwrap().result().unwrap();
+    /// pool.submit_task(half, 3).unwrap().exception().unwrap();
+    /// let m = pool.metrics();
+    /// assert_eq!((m.submitted, m.started, m.completed, m.panicked), (2, 2, 1, 1));
+    /// assert_eq!(m.queued, 0);
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        let pool = &self.handle.pool;
+        let st = lock(&pool.state);
+        let c = &pool.counts;
+        let busy = st.workers.iter().filter(|w| !w.inflight.is_empty()).count();
+        PoolMetrics {
+            submitted: Counts::get(&c.submitted),
+            started: Counts::get(&c.started),
+            completed: Counts::get(&c.completed),
+            failed: Counts::get(&c.failed),
+            panicked: Counts::get(&c.panicked),
+            cancelled: Counts::get(&c.cancelled),
+            queued: st.queue.len(),
+            live_workers: st.workers.len(),
+            busy_workers: busy,
+            idle_workers: st.workers.len() - busy,
+            ..PoolMetrics::default()
+        }
+    }
+
+    /// Python's `shutdown(wait=True, cancel_futures=...)` with a bound: returns `Ok` once
+    /// every worker process has exited and been reaped, or `Err` at `timeout` naming the
+    /// pids still running. Either way the pool accepts no new tasks; after an `Err`,
+    /// [`kill_workers`](Self::kill_workers) ends the stragglers. Python's shutdown can
+    /// wait forever (CPython #157215). Called from a callback on one of the pool's reader
+    /// threads, which are the ones that see workers end, it only checks.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
+    /// use std::time::Duration;
+    ///
+    /// task! {
+    ///     fn nap(ms: u64) -> () {
+    ///         std::thread::sleep(Duration::from_millis(ms));
+    ///     }
+    /// }
+    ///
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let long = pool.submit_task(nap, 60_000).unwrap();
+    /// let err = pool.shutdown_timeout(false, Duration::from_millis(50)).unwrap_err();
+    /// assert_eq!((err.running, err.pids.len()), (1, 1));
+    /// pool.kill_workers();
+    /// assert!(long.exception().unwrap().is_some()); // BrokenProcessPool: SIGKILL
+    /// pool.shutdown_timeout(false, Duration::from_secs(30)).unwrap();
+    /// ```
+    pub fn shutdown_timeout(
+        &self,
+        cancel_futures: bool,
+        timeout: std::time::Duration,
+    ) -> Result<(), ShutdownTimedOut> {
+        let pool = &self.handle.pool;
+        pool.shutdown(false, cancel_futures);
+        let deadline = if is_pool_thread(pool.id) {
+            Deadline::after(std::time::Duration::ZERO)
+        } else {
+            Deadline::after(timeout)
+        };
+        let mut st = lock(&pool.state);
+        while !st.workers.is_empty() {
+            match crate::sync::wait_until(&pool.changed, st, deadline) {
+                Some(g) => st = g,
+                None => {
+                    let st = lock(&pool.state);
+                    return Err(ShutdownTimedOut {
+                        running: st.workers.len(),
+                        threads: Vec::new(),
+                        pids: st
+                            .workers
+                            .iter()
+                            .map(|w| w.pid)
+                            .filter(|&p| p != 0)
+                            .collect(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`submit_task`](Executor::submit_task) that never waits: a bounded pool
+    /// ([`ProcessPoolBuilder::max_queued`]) whose queue is full refuses with
+    /// [`SubmitError::Full`], whatever its [`WhenFull`] says. On an unbounded pool it is
+    /// `submit_task`.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, SubmitError, task};
+    ///
+    /// task! {
+    ///     fn wait_for(path: String) -> () {
+    ///         while !std::path::Path::new(&path).exists() {
+    ///             std::thread::sleep(std::time::Duration::from_millis(1));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let gate = std::env::temp_dir().join(format!("cf-doc-try-{}", std::process::id()));
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let path = gate.display().to_string();
+    /// let running = pool.submit_task(wait_for, path.clone()).unwrap();
+    /// let pipelined = pool.submit_task(wait_for, path.clone()).unwrap();
+    /// while !pipelined.running() {
+    ///     std::thread::yield_now(); // both calls sent to the one worker
+    /// }
+    /// let queued = pool.try_submit_task(wait_for, path.clone()).unwrap();
+    /// let refused = pool.try_submit_task(wait_for, path.clone());
+    /// assert!(matches!(refused, Err(SubmitError::Full { max_queued: 1 })));
+    /// std::fs::write(&gate, b"go").unwrap();
+    /// for f in [running, pipelined, queued] {
+    ///     f.result().unwrap();
+    /// }
+    /// std::fs::remove_file(&gate).unwrap();
+    /// ```
+    pub fn try_submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
+    where
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_named(f, arg, true)
+    }
+
+    fn submit_named<F, A, R>(
+        &self,
+        _f: F,
+        arg: A,
+        never_wait: bool,
+    ) -> Result<Future<R>, SubmitError>
+    where
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let name = task::name_of::<F>().map_err(SubmitError::NotATask)?;
+        let arg = match postcard::to_allocvec(&arg) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // CPython fails the future when pickling fails; so does this.
+                let fut = Future::new();
+                let _ = fut.set_exception(Exception::msg(format!(
+                    "the argument of task `{name}` could not be encoded: {e}"
+                )));
+                return Ok(fut);
+            }
+        };
+        self.handle.pool.submit_encoded(
+            RemoteJob {
+                name,
+                args: vec![arg],
+                finish: finish_single::<R>,
+            },
+            never_wait,
+        )
     }
 
     /// `true` once a worker ended unexpectedly or an initializer failed.
@@ -229,6 +420,7 @@ impl ProcessPoolExecutor {
 
 impl fmt::Debug for ProcessPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let metrics = self.metrics();
         let st = lock(&self.handle.pool.state);
         f.debug_struct("ProcessPoolExecutor")
             .field("max_workers", &self.handle.pool.settings.max_workers)
@@ -236,34 +428,19 @@ impl fmt::Debug for ProcessPoolExecutor {
             .field("queued", &st.queue.len())
             .field("shutdown", &st.shutdown)
             .field("broken", &st.broken)
+            .field("metrics", &metrics)
             .finish()
     }
 }
 
 impl Executor for ProcessPoolExecutor {
-    fn submit_task<F, A, R>(&self, _f: F, arg: A) -> Result<Future<R>, SubmitError>
+    fn submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
         F: Fn(A) -> R + Send + Sync + 'static,
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let name = task::name_of::<F>().map_err(SubmitError::NotATask)?;
-        let arg = match postcard::to_allocvec(&arg) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                // CPython fails the future when pickling fails; so does this.
-                let fut = Future::new();
-                let _ = fut.set_exception(Exception::msg(format!(
-                    "the argument of task `{name}` could not be encoded: {e}"
-                )));
-                return Ok(fut);
-            }
-        };
-        self.handle.pool.submit_encoded(RemoteJob {
-            name,
-            args: vec![arg],
-            finish: finish_single::<R>,
-        })
+        self.submit_named(f, arg, false)
     }
 
     /// Python's `map` on a process pool: `chunksize` items go to a worker as one call (one
@@ -303,11 +480,14 @@ impl Executor for ProcessPoolExecutor {
                     }
                 }
             }
-            let fut = pool.handle.pool.submit_encoded(RemoteJob {
-                name,
-                args,
-                finish: finish_chunk::<R>,
-            })?;
+            let fut = pool.handle.pool.submit_encoded(
+                RemoteJob {
+                    name,
+                    args,
+                    finish: finish_chunk::<R>,
+                },
+                false,
+            )?;
             Ok(Entry::Chunk(fut, n))
         })
     }

@@ -75,6 +75,25 @@ impl Default for WhenFull {
     }
 }
 
+/// The builders' check of `max_queued` and `when_full`, for either pool: the bound and
+/// its policy, `None` for an unbounded queue.
+pub(crate) fn checked_bound(
+    max_queued: Option<usize>,
+    when_full: Option<WhenFull>,
+) -> Result<Option<(usize, WhenFull)>, crate::error::BuildError> {
+    use crate::error::BuildError::InvalidArgument;
+    match (max_queued, when_full) {
+        (Some(0), _) => Err(InvalidArgument(
+            "max_queued must be greater than 0 (leave it unset for an unbounded queue)",
+        )),
+        (Some(n), policy) => Ok(Some((n, policy.unwrap_or_default()))),
+        (None, Some(_)) => Err(InvalidArgument(
+            "when_full needs max_queued: an unbounded queue is never full",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
 /// A bounded pool's queue accounting.
 pub(crate) struct Bound {
     pub(super) max: usize,

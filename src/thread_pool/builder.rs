@@ -231,20 +231,8 @@ impl ThreadPoolBuilder {
                 "thread_name_prefix must not contain a NUL byte (\\0): thread names cannot",
             ));
         }
-        let bound = match (self.max_queued, self.when_full) {
-            (Some(0), _) => {
-                return Err(BuildError::InvalidArgument(
-                    "max_queued must be greater than 0 (leave it unset for an unbounded queue)",
-                ));
-            }
-            (Some(n), policy) => Some(Bound::new(n, policy.unwrap_or_default())),
-            (None, Some(_)) => {
-                return Err(BuildError::InvalidArgument(
-                    "when_full needs max_queued: an unbounded queue is never full",
-                ));
-            }
-            (None, None) => None,
-        };
+        let bound = super::bound::checked_bound(self.max_queued, self.when_full)?
+            .map(|(n, policy)| Bound::new(n, policy));
         crate::unwind::install_hook();
         let n = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {

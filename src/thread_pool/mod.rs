@@ -45,6 +45,7 @@ mod sleep;
 mod spin;
 mod worker;
 
+pub(crate) use bound::checked_bound;
 use bound::{Bound, Room};
 pub use bound::{SubmitAsync, WhenFull};
 pub use builder::{Initializer, ThreadPoolBuilder, default_max_workers};

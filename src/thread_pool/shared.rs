@@ -438,6 +438,7 @@ impl Shared {
                 .load(Ordering::SeqCst)
                 .saturating_sub(usize::from(on_own_worker)),
             threads,
+            pids: Vec::new(),
         }
     }
 

@@ -16,6 +16,13 @@ task! {
     }
 }
 
+task! {
+    /// Panics with `msg`.
+    pub fn boom(msg: String) -> u8 {
+        panic!("{msg}")
+    }
+}
+
 pub fn pool(n: usize) -> ProcessPoolExecutor {
     ProcessPoolExecutor::new(n).unwrap()
 }
