@@ -487,6 +487,13 @@ fn a_deadline_stops_a_task_running_in_a_worker() {
 #[test]
 fn a_timed_out_process_map_stops_its_running_chunks() {
     let p = pool(2);
+    // Both workers up first, so the chunks are running in them when the map times out
+    // (a chunk still queued would be cancelled, not asked, and prove nothing here).
+    let warm: Vec<_> = (0..2).map(|i| p.submit_task(square, i).unwrap()).collect();
+    for f in &warm {
+        f.result_timeout(LONG).unwrap();
+    }
+    assert_eq!(p.worker_pids().len(), 2);
     let options = concurrent_futures::MapOptions::default()
         .timeout(std::time::Duration::from_millis(100))
         .chunksize(2);
@@ -498,6 +505,11 @@ fn a_timed_out_process_map_stops_its_running_chunks() {
         Some(Err(concurrent_futures::Error::Timeout { .. }))
     ));
     drop(results);
+    assert_eq!(
+        p.metrics().started,
+        4,
+        "both chunks reached a worker: they were asked"
+    );
     let began = std::time::Instant::now();
     p.shutdown(true, false);
     assert!(

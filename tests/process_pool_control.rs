@@ -169,6 +169,7 @@ fn a_full_process_pool_refuses_or_gives_up_at_its_deadline() {
 }
 
 /// Waits until the thread `tid` of this process sleeps in the kernel (a condvar wait).
+#[cfg(target_os = "linux")]
 fn until_asleep(tid: i32) {
     let stat = format!("/proc/self/task/{tid}/stat");
     let until = Instant::now() + LONG;
@@ -188,6 +189,7 @@ fn until_asleep(tid: i32) {
 }
 
 /// Submits on a new thread, and hands back its thread id once it is blocked.
+#[cfg(target_os = "linux")]
 fn blocked_submit<'s>(
     s: &'s std::thread::Scope<'s, '_>,
     pool: &'s ProcessPoolExecutor,
@@ -205,13 +207,15 @@ fn blocked_submit<'s>(
 /// `Block` waits for room and then queues (nothing lost); a shutdown wakes a blocked
 /// submitter, which is refused rather than left waiting.
 #[test]
+#[cfg(target_os = "linux")] // it watches the submitter block through /proc
 fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
     let gate = Barrier::new("block");
-    // A bounded wait: a missed wake-up shows as a wait of its whole timeout, not a hang.
+    // A bounded wait, twice as long as the test allows: a missed wake-up shows as a wait
+    // past `LONG`, not as a hang, and not as a pass.
     let p = bounded(
         1,
         WhenFull::Block {
-            timeout: Some(LONG),
+            timeout: Some(2 * LONG),
         },
     );
     let futs = fill(&p, &gate, 1);
@@ -235,7 +239,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
     let q = bounded(
         1,
         WhenFull::Block {
-            timeout: Some(LONG),
+            timeout: Some(2 * LONG),
         },
     );
     let futs = fill(&q, &gate, 1);

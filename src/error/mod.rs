@@ -245,39 +245,56 @@ impl SubmitError {
     }
 }
 
-/// A shutdown with a timeout (`ThreadPoolExecutor::shutdown_timeout`) gave up: these
-/// worker threads were still running tasks. The pool stays shut down; they exit once their
-/// tasks return, and a later `shutdown(wait = true)` joins them.
+/// A shutdown with a timeout (`ThreadPoolExecutor::shutdown_timeout`,
+/// `ProcessPoolExecutor::shutdown_timeout`) gave up: these workers were still running. The
+/// pool stays shut down; they exit once their tasks return, and a later
+/// `shutdown(wait = true)` waits for them.
 ///
 /// ```
-/// use concurrent_futures::ShutdownTimedOut;
+/// use concurrent_futures::ThreadPoolExecutor;
+/// use std::time::Duration;
 ///
-/// let e = ShutdownTimedOut { running: 1, threads: vec!["crunch_0".into()], pids: vec![] };
+/// let pool = ThreadPoolExecutor::builder().thread_name_prefix("crunch").build().unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let (started_tx, started) = std::sync::mpsc::channel();
+/// pool.submit(move || { started_tx.send(()).unwrap(); rx.recv().ok() }).unwrap();
+/// started.recv().unwrap();
+/// let e = pool.shutdown_timeout(false, Duration::from_millis(10)).unwrap_err();
+/// assert_eq!((e.running, e.processes), (1, false));
 /// assert!(e.to_string().starts_with("shutdown timed out: 1 worker thread still running (crunch_0)"));
+/// drop(tx);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShutdownTimedOut {
-    /// Worker threads that had not exited at the deadline.
+    /// Workers (threads, or processes when `processes`) that had not exited at the deadline.
     pub running: usize,
     /// A thread pool's: their names, as far as known (a thread that was just starting has
     /// none yet).
     pub threads: Vec<String>,
-    /// A process pool's: the pids of the worker processes still running.
+    /// A process pool's: the pids of the worker processes still running (one that has
+    /// just ended and is being reaped is counted in `running` but has no pid to name).
     pub pids: Vec<u32>,
+    /// `true` for a process pool: `running` counts worker processes.
+    pub processes: bool,
 }
 
 impl fmt::Display for ShutdownTimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.running;
-        if !self.pids.is_empty() {
+        if self.processes {
             let es = if n == 1 { "" } else { "es" };
             let pids: Vec<String> = self.pids.iter().map(|p| format!("pid {p}")).collect();
-            return write!(
+            write!(
                 f,
-                "shutdown timed out: {n} worker process{es} still running ({}); the pool \
-                 accepts no new tasks, its workers exit once their calls return, and \
-                 kill_workers() ends them now",
-                pids.join(", ")
+                "shutdown timed out: {n} worker process{es} still running"
+            )?;
+            if !pids.is_empty() {
+                write!(f, " ({})", pids.join(", "))?;
+            }
+            return f.write_str(
+                "; the pool accepts no new tasks, its workers exit once their calls return, \
+                 and kill_workers() ends them now",
             );
         }
         let s = if n == 1 { "" } else { "s" };

@@ -205,7 +205,8 @@ impl fmt::Debug for CancelToken {
 
 /// `true` if a cancel was requested ([`Future::request_cancel`], a deadline, a timed-out
 /// `map`, a panicking scope) for the task running on this thread; `false` on a thread that
-/// runs no task, or runs one that cannot be asked (a plain `submit`'s closure).
+/// runs no task that can be asked. Code a cancellable task runs inside its own run (a plain
+/// closure it runs inline while waiting, a callback it triggers) sees that task's request.
 ///
 /// This is how a named task ([`task!`](crate::task)) stops cooperatively, wherever it
 /// runs: on a thread pool (through `submit_task`, `map_task`, or a `submit_cancellable`

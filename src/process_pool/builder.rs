@@ -148,6 +148,8 @@ impl ProcessPoolBuilder {
         };
         let initializer = self.initializer.transpose()?;
         let bound = crate::thread_pool::checked_bound(self.max_queued, self.when_full)?;
+        // A `CallerRuns` call runs here: its panic is captured quietly, as in a worker.
+        crate::unwind::install_hook();
         let pool = Arc::new(Pool {
             id: crate::context::new_id(),
             settings: Settings {

@@ -25,7 +25,8 @@
 //!   [`cancel_requested`](crate::cancel_requested) reads on the calling thread, or notes
 //!   the id of a call still to start (calls are pipelined), which starts with its flag
 //!   raised. Ids grow call by call, so a request for a call already over is dropped, and
-//!   the notes never outlive the next call's start.
+//!   a note goes once a call with an id at least as high starts (at most the calls in
+//!   flight, two per worker, are ever noted).
 //!
 //! The hook runs with `ctor`'s `late` priority, after the other constructors of the
 //! program (other crates' registrations, C++ static initialisers), since a worker never

@@ -14,6 +14,16 @@ pub(super) struct State {
     pub(super) forced: Option<&'static str>,
     pub(super) broken: Option<String>,
     pub(super) started: usize,
+    /// Workers removed whose calls' futures are still being settled (`on_exit`).
+    pub(super) settling: usize,
+}
+
+impl State {
+    /// Every worker has ended and every future it held is settled: what a waiting
+    /// shutdown waits for.
+    pub(super) fn quiet(&self) -> bool {
+        self.workers.is_empty() && self.settling == 0
+    }
 }
 
 /// One worker, as the pool's state holds it.
@@ -44,9 +54,10 @@ pub(crate) enum Reply {
     Failed(Exception),
 }
 
-/// Settles a dispatched call's future with a reply (running no user code, R1) and returns
-/// what wakes its listeners, and how the call ended (for the metrics).
-pub(super) type Publish = Box<dyn FnOnce(Reply) -> (Notify, Ended) + Send>;
+/// Settles a dispatched call's future with a reply (running no user code, R1), counting
+/// how it ended first (so a thread that sees it done finds it counted), and returns what
+/// wakes its listeners.
+pub(super) type Publish = Box<dyn FnOnce(Reply, &Counts) -> Notify + Send>;
 
 /// The pool's task counts ([`ProcessPoolExecutor::metrics`]): relaxed counters that carry
 /// no protocol, each bumped once per task, where the task's fate is decided.
@@ -111,25 +122,27 @@ impl Later {
         let notify: Vec<Notify> = self
             .publish
             .into_iter()
-            .map(|(publish, reply)| {
-                let (notify, how) = publish(reply);
-                counts.ended(how);
-                notify
-            })
+            .map(|(publish, reply)| publish(reply, counts))
             .collect();
         let ended: Vec<(TaskRef, bool)> = self
             .end
             .into_iter()
             .map(|(t, e)| {
                 let failing = e.is_some();
+                if !failing {
+                    // Cancelled now, or earlier by its user and only now taken off the
+                    // queue: counted before anyone can see it end here.
+                    counts.ended(Ended::Cancelled);
+                }
                 let ended = t.end(e);
-                // A queued task a break failed, or one cancelled (now, or earlier by its
-                // user and only now taken off the queue).
-                counts.ended(if failing && ended {
-                    Ended::Exception
-                } else {
-                    Ended::Cancelled
-                });
+                if failing {
+                    // Failed by a break, unless its user had cancelled it already.
+                    counts.ended(if ended {
+                        Ended::Exception
+                    } else {
+                        Ended::Cancelled
+                    });
+                }
                 (t, ended)
             })
             .collect();
@@ -180,17 +193,16 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
         let task = publisher.task_id();
         let publisher = publisher.detach();
         let finish = self.finish;
-        let publish: Publish = Box::new(move |reply| {
+        let publish: Publish = Box::new(move |reply, counts| {
             let outcome = match reply {
                 // Decoding runs the result type's `Deserialize`, user code: a panic there is
                 // that future's exception, never the reader thread's end.
                 Reply::Done(results) => crate::unwind::capture(|| finish(results)).and_then(|r| r),
                 Reply::Failed(e) => Err(e),
             };
-            let how = ended_as(&outcome);
+            counts.ended(ended_as(&outcome));
             let settled = publisher.settle(outcome);
-            let notify: Notify = Box::new(move || settled.finish());
-            (notify, how)
+            Box::new(move || settled.finish())
         });
         HANDOFF.with(|h| *h.borrow_mut() = Some((self.name, self.args, task, publish)));
     }
@@ -380,7 +392,6 @@ impl Pool {
             Counts::bump(&self.counts.cancelled);
             return;
         };
-        Counts::bump(&self.counts.started);
         let id = st.next_call;
         st.next_call += 1;
         let call = protocol::ToWorker::Call {
@@ -396,6 +407,7 @@ impl Pool {
                 return;
             }
         };
+        Counts::bump(&self.counts.started);
         let w = &mut st.workers[i];
         w.sent += 1;
         w.inflight.insert(id, (task, publish));
@@ -566,7 +578,16 @@ impl Pool {
 
     /// A worker's reader saw it end. `failed`: it broke the protocol or its handshake.
     pub(super) fn on_exit(self: &Arc<Self>, key: u64, how: String, failed: bool) {
+        /// Ends the `settling` count `on_exit` raised, also if settling unwinds.
+        struct Settled<'a>(&'a Pool);
+        impl Drop for Settled<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.state).settling -= 1;
+                self.0.changed.notify_all();
+            }
+        }
         let mut later = Later::default();
+        let mut settling = None;
         {
             let mut st = lock(&self.state);
             if let Some(i) = st.workers.iter().position(|w| w.key == key) {
@@ -583,10 +604,14 @@ impl Pool {
                 } else {
                     self.dispatch(&mut st, &mut later);
                 }
+                // Until its futures are settled below, a shutdown does not count it done.
+                st.settling += 1;
+                settling = Some(Settled(self));
             }
             self.changed.notify_all();
         }
         later.run(self);
+        drop(settling);
     }
 
     pub(super) fn shutdown(self: &Arc<Self>, wait: bool, cancel_futures: bool) {
@@ -606,7 +631,7 @@ impl Pool {
         // one that would see them end.
         if wait && !is_pool_thread(self.id) {
             let mut st = lock(&self.state);
-            while !st.workers.is_empty() {
+            while !st.quiet() {
                 st = crate::sync::wait(&self.changed, st);
             }
         }

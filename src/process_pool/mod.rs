@@ -198,7 +198,10 @@ impl ProcessPoolExecutor {
     /// The pool's counts, as [`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics)
     /// gives them, for processes: `live_workers` are the worker processes started and not
     /// yet reaped, `busy_workers` those with a call in flight. A chunk of a `map` is one
-    /// task, a `CallerRuns` call counts as a run; idle spins and histograms do not apply
+    /// task, `completed` once its call came back whatever its items did (each item's
+    /// outcome is in its own result); a `CallerRuns` call counts as a run; cancelled calls
+    /// still in the queue count in `queued` (and in a bounded queue's room) until the
+    /// dispatcher takes them off; idle spins and histograms do not apply
     /// (always 0 and `None`). Each count is exact once the pool is quiet.
     ///
     /// ```
@@ -243,7 +246,8 @@ impl ProcessPoolExecutor {
     /// pids still running. Either way the pool accepts no new tasks; after an `Err`,
     /// [`kill_workers`](Self::kill_workers) ends the stragglers. Python's shutdown can
     /// wait forever (CPython #157215). Called from a callback on one of the pool's reader
-    /// threads, which are the ones that see workers end, it only checks.
+    /// threads, which are the ones that see workers end, it only checks (and its own
+    /// worker, still listed, makes that an `Err`).
     ///
     /// ```
     /// use concurrent_futures::{Executor, ProcessPoolExecutor, task};
@@ -276,11 +280,16 @@ impl ProcessPoolExecutor {
             Deadline::after(timeout)
         };
         let mut st = lock(&pool.state);
-        while !st.workers.is_empty() {
+        while !st.quiet() {
             match crate::sync::wait_until(&pool.changed, st, deadline) {
                 Some(g) => st = g,
                 None => {
                     let st = lock(&pool.state);
+                    // The last worker may have ended since the wait gave up: then the
+                    // shutdown is done, and an error naming nobody would be a lie.
+                    if st.quiet() {
+                        return Ok(());
+                    }
                     return Err(ShutdownTimedOut {
                         running: st.workers.len(),
                         threads: Vec::new(),
@@ -290,6 +299,7 @@ impl ProcessPoolExecutor {
                             .map(|w| w.pid)
                             .filter(|&p| p != 0)
                             .collect(),
+                        processes: true,
                     });
                 }
             }
@@ -297,7 +307,7 @@ impl ProcessPoolExecutor {
         Ok(())
     }
 
-    /// [`submit_task`](Executor::submit_task) that never waits: a bounded pool
+    /// [`submit_task`](Executor::submit_task) that never waits for room: a bounded pool
     /// ([`ProcessPoolBuilder::max_queued`]) whose queue is full refuses with
     /// [`SubmitError::Full`], whatever its [`WhenFull`] says. On an unbounded pool it is
     /// `submit_task`.

@@ -439,6 +439,7 @@ impl Shared {
                 .saturating_sub(usize::from(on_own_worker)),
             threads,
             pids: Vec::new(),
+            processes: false,
         }
     }
 
