@@ -65,6 +65,9 @@
 
 #![warn(missing_docs)]
 
+// First, so that `plant!` is in scope in every module after it.
+#[macro_use]
+mod plant;
 mod as_completed;
 mod context;
 mod deadline;

@@ -139,24 +139,47 @@ mod imp {
     pub(crate) use loom::thread_local;
 
     /// Loom cannot see inside crossbeam's queue (it uses std atomics), so under loom the
-    /// injector is a mutex around a deque with the same operations.
-    pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
+    /// injector is a mutex around a deque with the same operations, plus an atomic length.
+    ///
+    /// `is_empty` and `len` read only the length, never the mutex, as `SegQueue`'s read its
+    /// head and tail indices: a look at the queue must not synchronize with the last push
+    /// through a lock the real queue does not have. Otherwise the mutex would stand in for
+    /// the fences of the sleep protocol (`thread_pool/sleep.rs`), and a model could not see
+    /// one of them missing (the plant `notify_without_its_fence`, `docs/races.md`).
+    pub(crate) struct Injector<T> {
+        queue: loom::sync::Mutex<std::collections::VecDeque<T>>,
+        len: AtomicUsize,
+    }
 
     impl<T> Injector<T> {
         pub(crate) fn new() -> Self {
-            Injector(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+            Injector {
+                queue: loom::sync::Mutex::new(std::collections::VecDeque::new()),
+                len: AtomicUsize::new(0),
+            }
         }
         pub(crate) fn push(&self, t: T) {
-            self.0.lock().unwrap().push_back(t);
+            let mut q = self.queue.lock().unwrap();
+            q.push_back(t);
+            // ORDERING: SeqCst, as `SegQueue::push`'s tail update (loom: AcqRel).
+            self.len.fetch_add(1, Ordering::SeqCst);
         }
         pub(crate) fn pop(&self) -> Option<T> {
-            self.0.lock().unwrap().pop_front()
+            let mut q = self.queue.lock().unwrap();
+            let t = q.pop_front();
+            if t.is_some() {
+                // ORDERING: SeqCst, as `SegQueue::pop`'s head update.
+                self.len.fetch_sub(1, Ordering::SeqCst);
+            }
+            t
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().unwrap().is_empty()
+            // ORDERING: SeqCst, as `SegQueue::is_empty`'s index loads (loom: Acquire).
+            self.len.load(Ordering::SeqCst) == 0
         }
         pub(crate) fn len(&self) -> usize {
-            self.0.lock().unwrap().len()
+            // ORDERING: as in `is_empty`.
+            self.len.load(Ordering::SeqCst)
         }
     }
 

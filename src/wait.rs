@@ -118,7 +118,13 @@ where
     let mut raised = false;
     for &f in &fs {
         let s = f.header().state.load();
-        if s.is_terminal() {
+        // The plant is CPython's gh-92001: a cancelled future is not done until an
+        // executor has noticed it.
+        if plant!(
+            "wait_misses_a_cancelled_future",
+            s.is_finished(),
+            s.is_terminal()
+        ) {
             raised |= s.is_finished() && s.has_exception();
             done.push(f);
         } else {
@@ -180,7 +186,12 @@ where
     done.clear();
     not_done.clear();
     for f in fs {
-        if f.done() {
+        let s = f.header().state.load();
+        if plant!(
+            "wait_misses_a_cancelled_future",
+            s.is_finished(),
+            s.is_terminal()
+        ) {
             done.push(f);
         } else {
             not_done.push(f);

@@ -42,7 +42,8 @@ impl AwaitNode {
         }
         if self.linked {
             // SAFETY: the node is linked to `header` with a waker target.
-            if unsafe { header.update_waker(&self.node, cx.waker()) } {
+            let linked = unsafe { header.update_waker(&self.node, cx.waker()) };
+            if plant!("await_ignores_a_notified_node", true, linked) {
                 return Poll::Pending;
             }
             // Notified: the future is terminal now.

@@ -37,7 +37,8 @@ impl<T> Future<T> {
         F: FnOnce(&Future<T>) + Send + 'static,
         T: Sync,
     {
-        match self.header().state.lock_for_listen(HAS_CALLBACKS) {
+        let flag = plant!("callback_added_without_its_flag", 0, HAS_CALLBACKS);
+        match self.header().state.lock_for_listen(flag) {
             LockForListen::Terminal(_) => run_callback(self, Box::new(f)),
             LockForListen::Locked => {
                 self.inner().callbacks.with_mut(|head| {
@@ -72,6 +73,8 @@ impl<T> Future<T> {
         // SAFETY: the lock bit guards the callback list.
         let mut list = self.inner().callbacks.with_mut(|h| unsafe { (*h).take() });
         let _done = list.is_some().then(|| CallbacksDone(&header.state));
+        // The plant clears the flag before the callbacks have run (rule 7 broken).
+        let _done = plant!("callbacks_done_before_they_run", _done.and(None), _done);
         // SAFETY: we hold the lock and the word is terminal; this releases the lock.
         unsafe { header.drain_locked(locked, &user) };
         // The list is newest first: reverse it to run in registration order.

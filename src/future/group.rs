@@ -125,7 +125,11 @@ impl Group {
         let fire = match self.mode {
             Mode::FirstCompleted => true,
             Mode::FirstException => {
-                outcome.has_exception() || self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+                plant!(
+                    "first_exception_fires_on_a_success",
+                    !outcome.has_exception(),
+                    outcome.has_exception()
+                ) || self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
             }
             Mode::AllCompleted => self.remaining.fetch_sub(1, Ordering::AcqRel) == 1,
             Mode::EachCompletion => {
@@ -140,7 +144,11 @@ impl Group {
                     match self.done.compare_exchange_weak(
                         head,
                         node_ptr,
-                        Ordering::Release,
+                        plant!(
+                            "done_stack_push_relaxed",
+                            Ordering::Relaxed,
+                            Ordering::Release
+                        ),
                         Ordering::Relaxed,
                     ) {
                         Ok(_) => break,
@@ -227,7 +235,7 @@ impl Group {
             // ORDERING: SeqCst fence between announcing `parked` and re-checking; pairs with
             // the fence in `wake_if_parked`.
             fence(Ordering::SeqCst);
-            if ready() {
+            if plant!("park_without_a_last_look", false, ready()) {
                 self.parked.store(false, Ordering::Relaxed);
                 return true;
             }

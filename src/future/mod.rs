@@ -262,7 +262,8 @@ impl<T> Future<T> {
     pub fn cancel(&self) -> bool {
         match self.header().state.transition_to_cancelled() {
             TransitionToCancelled::Cancelled { prev } => {
-                if prev.has_listeners() {
+                // The plant is CPython's gh-92001: a cancel leaves its waiters to the executor.
+                if prev.has_listeners() && plant!("cancel_wakes_nobody", false, true) {
                     self.notify_listeners(&NoHooks);
                 }
                 true

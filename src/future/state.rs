@@ -234,6 +234,20 @@ impl StateWord {
         Snapshot(self.0.load(Ordering::Acquire))
     }
 
+    /// Plants `cancel_by_load_and_store` and `claim_by_load_and_store` (`plant.rs`): a
+    /// transition as a load and a separate store, the check-then-act mistake the CAS loop
+    /// exists to avoid.
+    #[cfg(any(concurrent_futures_loom, fuzzing, test))]
+    fn load_then_store<R>(
+        &self,
+        f: impl FnOnce(Snapshot) -> Result<usize, R>,
+    ) -> Result<Snapshot, R> {
+        let curr = self.load();
+        let next = f(curr)?;
+        self.0.store(next, Ordering::Release);
+        Ok(curr)
+    }
+
     /// The CAS loop every transition is built on: `f` returns the new word or an early answer.
     #[inline(always)]
     fn fetch_update_action<R>(
@@ -254,14 +268,19 @@ impl StateWord {
     }
 
     pub(crate) fn transition_to_cancelled(&self) -> TransitionToCancelled {
-        let res = self.fetch_update_action(|s| match s.lifecycle() {
+        let f = |s: Snapshot| match s.lifecycle() {
             // The only path into CANCELLED. A concurrent claim (PENDING → RUNNING or
             // COMPLETING) makes this CAS fail and we re-read: exactly one of them wins.
             PENDING => Ok((s.0 & !LIFECYCLE) | CANCELLED),
             CANCELLED => Err(TransitionToCancelled::AlreadyCancelled),
             // RUNNING, COMPLETING, FINISHED: too late, as in Python.
             _ => Err(TransitionToCancelled::Refused),
-        });
+        };
+        let res = plant!(
+            "cancel_by_load_and_store",
+            self.load_then_store(f),
+            self.fetch_update_action(f)
+        );
         match res {
             Ok(prev) => TransitionToCancelled::Cancelled { prev },
             Err(action) => action,
@@ -275,7 +294,13 @@ impl StateWord {
         let res = self.fetch_update_action(|s| match s.lifecycle() {
             RUNNING | COMPLETING if s.is_cancel_requested() => Err(RequestCancel::Requested),
             RUNNING | COMPLETING => Ok(s.0 | CANCEL_REQUESTED),
+            PENDING if plant!("request_cancel_marks_a_pending_task", true, false) => {
+                Ok(s.0 | CANCEL_REQUESTED)
+            }
             PENDING => Err(RequestCancel::Pending),
+            _ if plant!("request_cancel_marks_a_finished_task", true, false) => {
+                Ok(s.0 | CANCEL_REQUESTED)
+            }
             _ => Err(RequestCancel::TooLate),
         });
         match res {
@@ -288,7 +313,7 @@ impl StateWord {
     /// `set_running_or_notify_cancel` on an executor's task, refused unless terminal: its
     /// runner alone may start it (rule 8).
     pub(crate) fn transition_to_running(&self, public_on_owned: bool) -> TransitionToRunning {
-        let res = self.fetch_update_action(|s| match s.lifecycle() {
+        let f = |s: Snapshot| match s.lifecycle() {
             _ if public_on_owned && !s.is_terminal() => Err(s),
             // Wins against a concurrent cancel() or not at all: the CAS fails if cancel
             // moved the word first, and the retry lands in the CANCELLED arm.
@@ -297,7 +322,12 @@ impl StateWord {
             // CANCELLED_AND_NOTIFIED). Waiters were already woken by cancel() (rule 4).
             CANCELLED if !s.is_cancel_notified() => Ok(s.0 | CANCEL_NOTIFIED),
             _ => Err(s),
-        });
+        };
+        let res = plant!(
+            "claim_by_load_and_store",
+            self.load_then_store(f),
+            self.fetch_update_action(f)
+        );
         match res {
             Ok(prev) if prev.lifecycle() == PENDING => TransitionToRunning::Running,
             Ok(_) => TransitionToRunning::Cancelled,
@@ -310,13 +340,26 @@ impl StateWord {
     /// (rule 8). `Queued`: the executor failing a task it still holds in its queue, from
     /// PENDING only.
     pub(crate) fn transition_to_completing(&self, by: Claim) -> TransitionToCompleting {
-        let res = self.fetch_update_action(|s| match s.lifecycle() {
-            _ if by == Claim::PublicOnOwned => Err(s),
-            // Python allows a result on a pending future as well as a running one.
-            PENDING => Ok((s.0 & !LIFECYCLE) | COMPLETING),
-            RUNNING if by == Claim::Public => Ok((s.0 & !LIFECYCLE) | COMPLETING),
-            // Another setter holds the claim, or the outcome is fixed.
-            _ => Err(s),
+        let res = self.fetch_update_action(|s| {
+            // The plant is issue #8's defect 1: an executor's task refused the public
+            // setters only while the queue's reference was held, which a drain drops while an
+            // inline runner is still at work.
+            let by = plant!(
+                "public_setter_once_the_queue_let_go",
+                match by {
+                    Claim::PublicOnOwned if !s.has_task_ref() => Claim::Public,
+                    by => by,
+                },
+                by
+            );
+            match s.lifecycle() {
+                _ if by == Claim::PublicOnOwned => Err(s),
+                // Python allows a result on a pending future as well as a running one.
+                PENDING => Ok((s.0 & !LIFECYCLE) | COMPLETING),
+                RUNNING if by == Claim::Public => Ok((s.0 & !LIFECYCLE) | COMPLETING),
+                // Another setter holds the claim, or the outcome is fixed.
+                _ => Err(s),
+            }
         });
         match res {
             Ok(_) => TransitionToCompleting::Claimed,
@@ -339,7 +382,8 @@ impl StateWord {
     pub(crate) fn publish_finished(&self, from: usize, exception: bool) -> Snapshot {
         debug_assert!(from == COMPLETING || from == RUNNING);
         let delta = (FINISHED - from) + if exception { HAS_EXCEPTION } else { 0 };
-        let prev = Snapshot(self.0.fetch_add(delta, Ordering::AcqRel));
+        let order = plant!("publish_relaxed", Ordering::Relaxed, Ordering::AcqRel);
+        let prev = Snapshot(self.0.fetch_add(delta, order));
         debug_assert_eq!(prev.lifecycle(), from);
         debug_assert!(!prev.has_exception());
         prev
@@ -366,7 +410,11 @@ impl StateWord {
         debug_assert!(prev.has_task_ref());
         let now = Snapshot(prev.0 - TASK_REF);
         if now.ref_count() == 0 {
-            crate::sync::fence(Ordering::Acquire);
+            plant!(
+                "free_without_the_acquire_fence",
+                (),
+                crate::sync::fence(Ordering::Acquire)
+            );
             Some(now)
         } else {
             None
@@ -390,7 +438,7 @@ impl StateWord {
             }
             match self.0.compare_exchange_weak(
                 curr.0,
-                curr.0 | WAITERS_LOCKED | flag,
+                curr.0 | WAITERS_LOCKED | plant!("listen_lock_without_its_flag", 0, flag),
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
@@ -454,10 +502,22 @@ impl StateWord {
     /// the deallocating thread issues an Acquire fence, as `Arc::drop` does.
     #[inline]
     pub(crate) fn ref_dec(&self) -> bool {
-        let prev = Snapshot(self.0.fetch_sub(REF_ONE, Ordering::Release));
+        let prev = Snapshot(plant!(
+            "ref_dec_by_load_and_store",
+            {
+                let v = self.0.load(Ordering::Acquire);
+                self.0.store(v - REF_ONE, Ordering::Release);
+                v
+            },
+            self.0.fetch_sub(REF_ONE, Ordering::Release)
+        ));
         debug_assert!(prev.ref_count() >= 1);
         if prev.ref_count() == 1 && !prev.has_task_ref() {
-            crate::sync::fence(Ordering::Acquire);
+            plant!(
+                "free_without_the_acquire_fence",
+                (),
+                crate::sync::fence(Ordering::Acquire)
+            );
             true
         } else {
             false

@@ -125,6 +125,14 @@ unsafe impl Send for Node {}
 unsafe impl Sync for Node {}
 
 impl Node {
+    /// A model's stand-in for the owner reusing a node it has back (rule 6): it rewrites
+    /// the node's target, which races any completer still reading it.
+    #[cfg(all(test, concurrent_futures_loom))]
+    pub(crate) fn reuse(&self) {
+        // SAFETY: called by the owner once the node is unlinked or notified (rule 6).
+        unsafe { set(&self.target, Target::Waker(None)) };
+    }
+
     pub(crate) fn new(target: Target, index: usize) -> Self {
         Node {
             prev: UnsafeCell::new(ptr::null()),
@@ -249,6 +257,11 @@ impl Header {
         if node.is_notified() {
             return; // rule 6: the completer is done with it
         }
+        if plant!("unlink_without_the_lock", true, false) {
+            // SAFETY: none: the planted bug unlinks racing the drain.
+            unsafe { self.remove_locked(node) };
+            return;
+        }
         self.state.lock();
         // ORDERING: Relaxed, because `notified` is only ever set under this lock, which we hold.
         if !node.notified.load(Ordering::Relaxed) {
@@ -339,6 +352,11 @@ impl Header {
                 let node = unsafe { &*head };
                 // SAFETY: lock held, `node` is on this list.
                 unsafe { self.remove_locked(node) };
+                plant!(
+                    "notified_before_the_target_is_read",
+                    node.notified.store(true, Ordering::Release),
+                    ()
+                );
                 // SAFETY: the lock (held) guards the target of a linked node, and a group
                 // outlives its linked nodes (rule 6).
                 let wake = unsafe {
@@ -349,7 +367,11 @@ impl Header {
                 };
                 // ORDERING: Release, so the owner that sees `notified` also sees everything
                 // this completer did to the node and its group. Last touch of the node.
-                node.notified.store(true, Ordering::Release);
+                plant!(
+                    "notified_before_the_target_is_read",
+                    (),
+                    node.notified.store(true, Ordering::Release)
+                );
                 batch[n] = wake;
                 n += 1;
             }

@@ -152,7 +152,7 @@ impl Bound {
         // ORDERING: SeqCst fence between freeing the slot and reading `waiting`, paired
         // with the waiter's fence between counting itself and retrying (rule 1): the two
         // fences make it a Dekker handshake, as in `sleep.rs`.
-        fence(Ordering::SeqCst);
+        plant!("release_without_its_fence", (), fence(Ordering::SeqCst));
         if self.waiting.load(Ordering::SeqCst) > 0 {
             self.wake_all();
         }

@@ -45,6 +45,7 @@ mod sleep;
 mod spin;
 mod worker;
 
+#[cfg_attr(concurrent_futures_loom, allow(unused_imports))] // the process pool's too
 pub(crate) use bound::checked_bound;
 use bound::{Bound, Room};
 pub use bound::{SubmitAsync, WhenFull};

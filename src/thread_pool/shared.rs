@@ -197,6 +197,14 @@ impl Shared {
             return Err(self.refusal(prev));
         }
         let (fut, task) = allocate(self.id());
+        let window = plant!(
+            "in_flight_released_before_the_push",
+            {
+                drop(window);
+                None
+            },
+            Some(window)
+        );
         self.queue.push(task);
         slot_guard.0 = None; // the queued entry holds the slot now; its pop frees it
         // Still inside the in-flight window: a worker this task needs is reserved (counted
@@ -410,7 +418,11 @@ impl Shared {
             let report = self.still_running(on_own_worker);
             // The last worker may have exited since the check: then it is done after all,
             // and an error naming nobody would be a lie.
-            if report.running > 0 {
+            if plant!(
+                "timed_out_shutdown_without_a_recount",
+                true,
+                report.running > 0
+            ) {
                 return Err(report);
             }
         }
@@ -479,7 +491,9 @@ impl Shared {
                 self.0.signal_exit();
             }
         }
-        self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
+        plant!("shutdown_waiter_not_counted", (), {
+            self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
+        });
         let _waiting = Waiting(self);
         self.signal_exit();
         self.wait_for_exits(deadline, |s| {

@@ -132,7 +132,7 @@ impl Sleep {
     pub(crate) fn notify_one(&self) -> Notified {
         // ORDERING: SeqCst fence between the caller's push and the load of the counts: the
         // submitter's half of the Dekker handshake (module doc; docs/sleep.md).
-        fence(Ordering::SeqCst);
+        plant!("notify_without_its_fence", (), fence(Ordering::SeqCst));
         let c = self.counts.load(Ordering::Relaxed);
         if searching(c) > 0 {
             return Notified::Searching;
@@ -188,7 +188,7 @@ impl Sleep {
         // ORDERING: SeqCst fence between announcing the sleep and re-checking the queue: the
         // worker's half of the Dekker handshake.
         fence(Ordering::SeqCst);
-        if has_work() {
+        if plant!("sleep_without_a_last_look", false, has_work()) {
             let mut list = lock(&self.sleepers);
             if let Some(i) = list.iter().position(|s| Arc::ptr_eq(s, me)) {
                 list.swap_remove(i);

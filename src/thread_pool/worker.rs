@@ -15,7 +15,7 @@ use super::spin::{CHECK_EVERY, Spin, SpinEnd};
 use crate::context::{self, Enter};
 use crate::future::hooks::{Ended, InlineHooks, RunHooks};
 use crate::future::task::TaskRef;
-use crate::sync::{Arc, spin_loop, yield_now};
+use crate::sync::{Arc, Ordering, fence, spin_loop, yield_now};
 use crate::unwind::{display, drop_quietly, payload_message, report};
 
 /// One worker thread's standing with its pool. Whether it counts as searching is tracked
@@ -60,8 +60,22 @@ impl RunHooks for Worker {
     /// User code after the publish may take any time: stop counting as free, and pass on
     /// any work that counted on this worker (pool rule 4).
     fn user_code_begins(&self) {
-        if self.stop_searching() && !self.shared.queue.is_empty() {
-            self.shared.notify();
+        if plant!("user_code_counted_as_free", true, false) {
+            return;
+        }
+        if self.stop_searching() {
+            // ORDERING: SeqCst fence between leaving the searchers and looking at the queue:
+            // this side of the Dekker handshake with a submitter's push, fence and count
+            // load (`sleep.rs`), so that either it sees this worker still searching or this
+            // look sees its task. C++ already orders the SeqCst RMW before the queue's SeqCst
+            // loads; loom, which models SeqCst accesses as AcqRel, needs the fence to see it
+            // (`callback_waiting_for_a_later_task_vs_that_submit` deadlocked without it once
+            // loom's queue stopped synchronizing through a mutex). User code after a task
+            // is rare: this is off the hot path.
+            fence(Ordering::SeqCst);
+            if !self.shared.queue.is_empty() {
+                self.shared.notify();
+            }
         }
     }
 

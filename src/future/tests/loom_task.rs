@@ -8,11 +8,27 @@ use super::{outcomes, spawn};
 use crate::future::task;
 use std::sync::{Arc, Mutex};
 
-/// A result that records which thread dropped it.
-struct Probe(Arc<Mutex<Vec<loom::thread::ThreadId>>>);
+/// A result that records which thread dropped it. It carries a loom cell written where the
+/// value is made and read where it is dropped, so a free that does not synchronize with the
+/// maker (a missing Acquire fence) is a race loom reports.
+struct Probe(
+    Arc<Mutex<Vec<loom::thread::ThreadId>>>,
+    loom::cell::UnsafeCell<u8>,
+);
+
+impl Probe {
+    fn new(drops: Arc<Mutex<Vec<loom::thread::ThreadId>>>) -> Self {
+        let p = Probe(drops, loom::cell::UnsafeCell::new(0));
+        // SAFETY: the value is not shared yet.
+        p.1.with_mut(|v| unsafe { *v = 1 });
+        p
+    }
+}
 
 impl Drop for Probe {
     fn drop(&mut self) {
+        // SAFETY: only the dropping thread reads it, once the value is its own.
+        assert_eq!(self.1.with(|v| unsafe { *v }), 1);
         self.0.lock().unwrap().push(loom::thread::current().id());
     }
 }
@@ -22,7 +38,7 @@ fn task_ref_release_vs_last_handle_drop() {
     let seen = outcomes(|| {
         let drops = Arc::new(Mutex::new(Vec::new()));
         let d = drops.clone();
-        let (fut, task_ref) = task::allocate(0, move || Ok(Probe(d)));
+        let (fut, task_ref) = task::allocate(0, move || Ok(Probe::new(d)));
         let runner = spawn(move || {
             task_ref.run(&crate::future::hooks::NoHooks);
             loom::thread::current().id()
@@ -102,7 +118,7 @@ fn detached_publish_vs_last_handle_drop() {
         let publisher = slot.lock().unwrap().take().expect("dispatched");
         let d = drops.clone();
         let receiver = spawn(move || {
-            publisher.publish(Ok(Probe(d)));
+            publisher.publish(Ok(Probe::new(d)));
             loom::thread::current().id()
         });
         // The user gives up on the result at any point of the publish.

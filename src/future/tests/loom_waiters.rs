@@ -53,6 +53,9 @@ fn unlink_on_timeout_vs_drain() {
         // SAFETY: linked above.
         unsafe { f.header().unlink(&node) };
         let woken = node.is_notified();
+        // The node is the owner's again (rule 6): it reuses the memory, as a frame that
+        // returns and calls again would. A completer still reading the node races this.
+        node.reuse();
         drop(node);
         t.join();
         assert!(!f.has_waiters());
