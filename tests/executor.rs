@@ -252,6 +252,7 @@ fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
     for file in [
         "context.rs",
         "deadline.rs",
+        "plant.rs",
         "preempt.rs",
         "sync.rs",
         "unwind.rs",
@@ -265,6 +266,7 @@ fn the_core_names_no_backend_and_no_layer_imports_one_above_it() {
         "sync",
         "context",
         "deadline",
+        "plant",
         "preempt",
         "timer",
         "unwind",
