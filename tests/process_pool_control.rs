@@ -168,6 +168,13 @@ fn a_full_process_pool_refuses_or_gives_up_at_its_deadline() {
     assert_eq!(p.metrics().submitted, 3, "a refused call is not counted");
 }
 
+/// How long a blocked submitter may wait for room at most, and the bound on how long a
+/// wake-up may take (generous: it takes microseconds).
+#[cfg(target_os = "linux")]
+const BLOCK_LIMIT: Duration = Duration::from_secs(20);
+#[cfg(target_os = "linux")]
+const WAKE_BOUND: Duration = Duration::from_secs(10);
+
 /// Waits until the thread `tid` of this process sleeps in the kernel (a condvar wait).
 #[cfg(target_os = "linux")]
 fn until_asleep(tid: i32) {
@@ -211,11 +218,11 @@ fn blocked_submit<'s>(
 fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
     let gate = Barrier::new("block");
     // A bounded wait, twice as long as the test allows: a missed wake-up shows as a wait
-    // past `LONG`, not as a hang, and not as a pass.
+    // past `WAKE_BOUND`, not as a hang, and not as a pass.
     let p = bounded(
         1,
         WhenFull::Block {
-            timeout: Some(2 * LONG),
+            timeout: Some(BLOCK_LIMIT),
         },
     );
     let futs = fill(&p, &gate, 1);
@@ -225,7 +232,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
         gate.open();
         let got = blocked.join().unwrap();
         assert!(
-            began.elapsed() < LONG,
+            began.elapsed() < WAKE_BOUND,
             "woken by its timeout, not by the room"
         );
         got
@@ -239,7 +246,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
     let q = bounded(
         1,
         WhenFull::Block {
-            timeout: Some(2 * LONG),
+            timeout: Some(BLOCK_LIMIT),
         },
     );
     let futs = fill(&q, &gate, 1);
@@ -249,7 +256,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
         q.shutdown(false, false);
         let got = blocked.join().unwrap();
         assert!(
-            began.elapsed() < LONG,
+            began.elapsed() < WAKE_BOUND,
             "woken by its timeout, not by the shutdown"
         );
         got

@@ -42,8 +42,7 @@ impl AwaitNode {
         }
         if self.linked {
             // SAFETY: the node is linked to `header` with a waker target.
-            let linked = unsafe { header.update_waker(&self.node, cx.waker()) };
-            if plant!("await_ignores_a_notified_node", true, linked) {
+            if unsafe { header.update_waker(&self.node, cx.waker()) } {
                 return Poll::Pending;
             }
             // Notified: the future is terminal now.

@@ -37,8 +37,7 @@ impl<T> Future<T> {
         F: FnOnce(&Future<T>) + Send + 'static,
         T: Sync,
     {
-        let flag = plant!("callback_added_without_its_flag", 0, HAS_CALLBACKS);
-        match self.header().state.lock_for_listen(flag) {
+        match self.header().state.lock_for_listen(HAS_CALLBACKS) {
             LockForListen::Terminal(_) => run_callback(self, Box::new(f)),
             LockForListen::Locked => {
                 self.inner().callbacks.with_mut(|head| {

@@ -230,12 +230,14 @@ impl Group {
         if let Some(done) = yield_phase(deadline, &mut ready) {
             return done;
         }
-        loop {
+        for _round in 0usize.. {
             self.parked.store(true, Ordering::Relaxed);
             // ORDERING: SeqCst fence between announcing `parked` and re-checking; pairs with
             // the fence in `wake_if_parked`.
-            fence(Ordering::SeqCst);
-            if plant!("park_without_a_last_look", false, ready()) {
+            plant!("park_without_its_fence", (), fence(Ordering::SeqCst));
+            // The plant skips the last look before the first park only: after a wake-up
+            // the look is the loop's exit, and without it every park would hang.
+            if plant!("park_without_a_last_look", _round > 0 && ready(), ready()) {
                 self.parked.store(false, Ordering::Relaxed);
                 return true;
             }
@@ -251,5 +253,6 @@ impl Group {
                 return ready();
             }
         }
+        unreachable!("a wait of more rounds than usize counts")
     }
 }

@@ -237,7 +237,7 @@ impl StateWord {
     /// Plants `cancel_by_load_and_store` and `claim_by_load_and_store` (`plant.rs`): a
     /// transition as a load and a separate store, the check-then-act mistake the CAS loop
     /// exists to avoid.
-    #[cfg(any(concurrent_futures_loom, fuzzing, test))]
+    #[cfg(any(concurrent_futures_loom, fuzzing, test, concurrent_futures_plants))]
     fn load_then_store<R>(
         &self,
         f: impl FnOnce(Snapshot) -> Result<usize, R>,
@@ -436,13 +436,21 @@ impl StateWord {
                 curr = self.load();
                 continue;
             }
+            // The plant takes the lock first and sets the flag in a second step, so a
+            // publish that lands between the two finds no listener to drain (rule 3).
+            let late_flag = plant!("listen_flag_set_after_the_lock", flag, 0);
             match self.0.compare_exchange_weak(
                 curr.0,
-                curr.0 | WAITERS_LOCKED | plant!("listen_lock_without_its_flag", 0, flag),
+                curr.0 | WAITERS_LOCKED | (flag & !late_flag),
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return LockForListen::Locked,
+                Ok(_) => {
+                    if late_flag != 0 {
+                        self.0.fetch_or(late_flag, Ordering::AcqRel);
+                    }
+                    return LockForListen::Locked;
+                }
                 Err(actual) => curr = Snapshot(actual),
             }
         }

@@ -257,12 +257,11 @@ impl Header {
         if node.is_notified() {
             return; // rule 6: the completer is done with it
         }
-        if plant!("unlink_without_the_lock", true, false) {
-            // SAFETY: none: the planted bug unlinks racing the drain.
-            unsafe { self.remove_locked(node) };
-            return;
-        }
-        self.state.lock();
+        // The plant skips the lock and its unlock, and nothing else.
+        let locked = plant!("unlink_without_the_lock", false, {
+            self.state.lock();
+            true
+        });
         // ORDERING: Relaxed, because `notified` is only ever set under this lock, which we hold.
         if !node.notified.load(Ordering::Relaxed) {
             // SAFETY: lock held; not notified, so still on our list.
@@ -270,7 +269,9 @@ impl Header {
         }
         // SAFETY: lock held.
         let empty = unsafe { self.is_empty_locked() };
-        self.state.unlock(if empty { HAS_WAITERS } else { 0 });
+        if locked {
+            self.state.unlock(if empty { HAS_WAITERS } else { 0 });
+        }
     }
 
     /// Re-registers the waker of an `.await` node. Returns `false` when the node was already
@@ -308,7 +309,12 @@ impl Header {
         let linked = {
             let _guard = ListLock::take(&self.state);
             // ORDERING: Relaxed, because `notified` is only ever set under this lock.
-            let linked = !node.notified.load(Ordering::Relaxed);
+            // The plant skips this re-check: a drain between the two lock rounds is missed.
+            let linked = plant!(
+                "update_waker_without_its_recheck",
+                true,
+                !node.notified.load(Ordering::Relaxed)
+            );
             if linked {
                 // SAFETY: the lock (held) guards the target of a linked node.
                 unsafe {

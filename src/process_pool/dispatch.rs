@@ -370,7 +370,7 @@ impl Pool {
         self.close_finished(st);
         if self.settings.bound.is_some() {
             // R8: there may be room now, or the pool closed or broke.
-            self.room.notify_all();
+            plant!("room_not_signalled", (), self.room.notify_all());
         }
     }
 
@@ -530,6 +530,9 @@ impl Pool {
     /// its call. Nothing to do if the call was answered meanwhile (its reply wins) or the
     /// pool broke (its future is failed already).
     pub(super) fn deliver_request(&self, task: usize) {
+        if plant!("cancel_request_not_forwarded", true, false) {
+            return;
+        }
         let st = lock(&self.state);
         for w in &st.workers {
             let call = w.inflight.iter().find(|(_, (t, _))| *t == task);

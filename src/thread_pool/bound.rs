@@ -179,7 +179,7 @@ impl Bound {
             }
             self.waiting.fetch_add(1, Ordering::SeqCst);
             // ORDERING: SeqCst fence: the waiter's half of rule 1's handshake.
-            fence(Ordering::SeqCst);
+            plant!("reserve_without_its_fence", (), fence(Ordering::SeqCst));
             let outcome = {
                 let g = lock(&self.wakers);
                 if closed() {

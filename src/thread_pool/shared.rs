@@ -491,10 +491,11 @@ impl Shared {
                 self.0.signal_exit();
             }
         }
-        plant!("shutdown_waiter_not_counted", (), {
+        // The plant neither counts this waiter nor uncounts it.
+        let _waiting = plant!("shutdown_waiter_not_counted", None, {
             self.waiting_in_shutdown.fetch_add(1, Ordering::SeqCst);
+            Some(Waiting(self))
         });
-        let _waiting = Waiting(self);
         self.signal_exit();
         self.wait_for_exits(deadline, |s| {
             s.live.load(Ordering::SeqCst) <= s.waiting_in_shutdown.load(Ordering::SeqCst)

@@ -187,7 +187,7 @@ impl Sleep {
         }
         // ORDERING: SeqCst fence between announcing the sleep and re-checking the queue: the
         // worker's half of the Dekker handshake.
-        fence(Ordering::SeqCst);
+        plant!("sleep_without_its_fence", (), fence(Ordering::SeqCst));
         if plant!("sleep_without_a_last_look", false, has_work()) {
             let mut list = lock(&self.sleepers);
             if let Some(i) = list.iter().position(|s| Arc::ptr_eq(s, me)) {

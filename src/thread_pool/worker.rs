@@ -72,7 +72,11 @@ impl RunHooks for Worker {
             // (`callback_waiting_for_a_later_task_vs_that_submit` deadlocked without it once
             // loom's queue stopped synchronizing through a mutex). User code after a task
             // is rare: this is off the hot path.
-            fence(Ordering::SeqCst);
+            plant!(
+                "user_code_begins_without_its_fence",
+                (),
+                fence(Ordering::SeqCst)
+            );
             if !self.shared.queue.is_empty() {
                 self.shared.notify();
             }
