@@ -144,3 +144,64 @@ fn a_cancellable_task_run_inline_reads_its_token() {
         "nobody asked the inline run to stop"
     );
 }
+
+concurrent_futures::task! {
+    /// Waits for a request (at most `LONG`), then reports what `check_cancel` said.
+    fn wait_then_check(_unit: ()) -> String {
+        let until = std::time::Instant::now() + LONG;
+        while !concurrent_futures::cancel_requested() && std::time::Instant::now() < until {
+            std::thread::yield_now();
+        }
+        match concurrent_futures::check_cancel() {
+            Ok(()) => "not asked".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+/// A named task reads its own request through `cancel_requested()` / `check_cancel()`,
+/// with no token in hand, on a thread pool as in a worker process; outside a task both say
+/// "nobody asked".
+#[test]
+fn a_named_task_reads_its_request_through_cancel_requested_and_check_cancel() {
+    assert!(!concurrent_futures::cancel_requested());
+    assert!(concurrent_futures::check_cancel().is_ok());
+    let p = ThreadPoolExecutor::new(1).unwrap();
+    let f = p.submit_task(wait_then_check, ()).unwrap();
+    while !f.running() {
+        std::thread::yield_now();
+    }
+    assert!(f.request_cancel());
+    let said = f.result_timeout(LONG).unwrap();
+    assert!(said.contains("a cancel was requested"), "{said}");
+}
+
+/// The request a task reads is its own: once an asked task has ended, a plain task on the
+/// same worker thread reads `false` (the thread-local is restored), and so does a task
+/// that was never asked.
+#[test]
+fn cancel_requested_is_restored_when_the_task_that_was_asked_ends() {
+    let p = ThreadPoolExecutor::new(1).unwrap();
+    let asked = spinning_until_asked(&p);
+    assert!(asked.request_cancel());
+    asked.result_timeout(LONG).unwrap();
+    // `asked` stays alive: a stale thread-local would still read its set bit.
+    let after = p.submit(concurrent_futures::cancel_requested).unwrap();
+    assert!(!*after.result_timeout(LONG).unwrap());
+    let unasked = p
+        .submit_cancellable(|_| concurrent_futures::cancel_requested())
+        .unwrap();
+    assert!(!*unasked.result_timeout(LONG).unwrap());
+    assert!(asked.cancel_requested());
+}
+
+/// A token's `Debug` says whether it was asked.
+#[test]
+fn a_tokens_debug_says_whether_it_was_asked() {
+    let p = ThreadPoolExecutor::new(1).unwrap();
+    let f = p.submit_cancellable(|t| format!("{t:?}")).unwrap();
+    assert_eq!(
+        *f.result_timeout(LONG).unwrap(),
+        "CancelToken { requested: false }"
+    );
+}
