@@ -223,3 +223,72 @@ fn a_full_queue_never_blocks_the_pools_own_thread() {
         1
     );
 }
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn poll_once<F: std::future::Future + Unpin>(
+    f: &mut F,
+    waker: &std::sync::Arc<CountingWaker>,
+) -> std::task::Poll<F::Output> {
+    let waker = std::task::Waker::from(waker.clone());
+    std::pin::Pin::new(f).poll(&mut std::task::Context::from_waker(&waker))
+}
+
+/// Polled by hand: on a full queue `submit_async` is pending and says it has not submitted;
+/// a shutdown makes the next poll refuse it rather than leave it pending.
+#[test]
+fn a_pending_submit_async_is_refused_once_the_pool_shuts_down() {
+    let p = bounded(WhenFull::default());
+    let (running, hold, queued) = fill(&p);
+    let waker = std::sync::Arc::new(CountingWaker::default());
+    let mut submit = p.submit_async(|| 5u8);
+    assert!(poll_once(&mut submit, &waker).is_pending(), "the queue is full");
+    assert_eq!(format!("{submit:?}"), "SubmitAsync { submitted: false }");
+    p.shutdown(false, false);
+    match poll_once(&mut submit, &waker) {
+        std::task::Poll::Ready(Err(SubmitError::Shutdown)) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    hold.set();
+    running.result().unwrap();
+    queued.result().unwrap();
+}
+
+/// A pending `submit_async` that is dropped stops counting as a waiter: the room a pop makes
+/// later wakes nobody (its waker is not called), and nothing was submitted.
+#[test]
+fn a_dropped_submit_async_is_not_woken_by_later_room() {
+    let p = bounded(WhenFull::default());
+    let (running, hold, queued) = fill(&p);
+    let waker = std::sync::Arc::new(CountingWaker::default());
+    let mut submit = p.submit_async(|| 5u8);
+    assert!(poll_once(&mut submit, &waker).is_pending());
+    drop(submit);
+    hold.set();
+    running.result().unwrap();
+    queued.result().unwrap(); // popped: its slot was released
+    assert_eq!(waker.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // A pending one that is kept is woken by the same room.
+    let (running, hold, queued) = fill(&p);
+    let waker = std::sync::Arc::new(CountingWaker::default());
+    let mut submit = p.submit_async(|| 6u8);
+    assert!(poll_once(&mut submit, &waker).is_pending());
+    hold.set();
+    running.result().unwrap();
+    queued.result().unwrap();
+    assert!(waker.0.load(std::sync::atomic::Ordering::SeqCst) >= 1, "room wakes a waiter");
+    match poll_once(&mut submit, &waker) {
+        std::task::Poll::Ready(Ok(f)) => assert_eq!(*f.result().unwrap(), 6),
+        other => panic!("expected the submit, got {other:?}"),
+    }
+    p.shutdown(true, false);
+    assert_eq!(p.metrics().submitted, 5);
+}
