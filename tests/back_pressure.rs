@@ -250,7 +250,10 @@ fn a_pending_submit_async_is_refused_once_the_pool_shuts_down() {
     let (running, hold, queued) = fill(&p);
     let waker = std::sync::Arc::new(CountingWaker::default());
     let mut submit = p.submit_async(|| 5u8);
-    assert!(poll_once(&mut submit, &waker).is_pending(), "the queue is full");
+    assert!(
+        poll_once(&mut submit, &waker).is_pending(),
+        "the queue is full"
+    );
     assert_eq!(format!("{submit:?}"), "SubmitAsync { submitted: false }");
     p.shutdown(false, false);
     match poll_once(&mut submit, &waker) {
@@ -284,7 +287,10 @@ fn a_dropped_submit_async_is_not_woken_by_later_room() {
     hold.set();
     running.result().unwrap();
     queued.result().unwrap();
-    assert!(waker.0.load(std::sync::atomic::Ordering::SeqCst) >= 1, "room wakes a waiter");
+    assert!(
+        waker.0.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "room wakes a waiter"
+    );
     match poll_once(&mut submit, &waker) {
         std::task::Poll::Ready(Ok(f)) => assert_eq!(*f.result().unwrap(), 6),
         other => panic!("expected the submit, got {other:?}"),
