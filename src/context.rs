@@ -47,7 +47,13 @@ pub(crate) fn current_for_inline() -> usize {
     }
     // ORDERING: SeqCst, paired with the drain's store before it pops its first task: a
     // thread that sees the gate open started its inline claim before the drain began.
-    let open = GATE.with(|g| g.borrow().as_ref().is_none_or(|g| g.load(Ordering::SeqCst)));
+    // The plant ignores the gate: a pool thread may run a queued task inline during a drain.
+    let open = GATE.with(|g| {
+        let closed = |g: &AtomicBool| !g.load(Ordering::SeqCst);
+        !g.borrow()
+            .as_ref()
+            .is_some_and(|g| plant!("inline_run_ignores_the_gate", false, closed(g)))
+    });
     if open { id } else { NONE }
 }
 
