@@ -211,6 +211,27 @@ fn blocked_submit<'s>(
     handle
 }
 
+/// Blocks a submitter on `pool`, runs `release` once it sleeps, and returns what the submit
+/// returned, asserting that `release` woke it (`why`), not its timeout.
+#[cfg(target_os = "linux")]
+fn released_by(
+    pool: &ProcessPoolExecutor,
+    release: impl FnOnce(),
+    why: &str,
+) -> Result<concurrent_futures::Future<u64>, SubmitError> {
+    std::thread::scope(|s| {
+        let blocked = blocked_submit(s, pool);
+        let began = Instant::now();
+        release();
+        let got = blocked.join().unwrap();
+        assert!(
+            began.elapsed() < WAKE_BOUND,
+            "woken by its timeout, not by {why}"
+        );
+        got
+    })
+}
+
 /// `Block` waits for room and then queues (nothing lost); a shutdown wakes a blocked
 /// submitter, which is refused rather than left waiting.
 #[test]
@@ -226,17 +247,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
         },
     );
     let futs = fill(&p, &gate, 1);
-    let waited = std::thread::scope(|s| {
-        let blocked = blocked_submit(s, &p);
-        let began = Instant::now();
-        gate.open();
-        let got = blocked.join().unwrap();
-        assert!(
-            began.elapsed() < WAKE_BOUND,
-            "woken by its timeout, not by the room"
-        );
-        got
-    });
+    let waited = released_by(&p, || gate.open(), "the room");
     assert_eq!(*waited.unwrap().result_timeout(LONG).unwrap(), 49);
     for f in &futs {
         f.result_timeout(LONG).unwrap();
@@ -250,17 +261,7 @@ fn a_blocked_submit_waits_for_room_and_a_shutdown_releases_it() {
         },
     );
     let futs = fill(&q, &gate, 1);
-    let refused = std::thread::scope(|s| {
-        let blocked = blocked_submit(s, &q);
-        let began = Instant::now();
-        q.shutdown(false, false);
-        let got = blocked.join().unwrap();
-        assert!(
-            began.elapsed() < WAKE_BOUND,
-            "woken by its timeout, not by the shutdown"
-        );
-        got
-    });
+    let refused = released_by(&q, || q.shutdown(false, false), "the shutdown");
     assert!(matches!(refused, Err(SubmitError::Shutdown)), "{refused:?}");
     gate.open();
     for f in &futs {

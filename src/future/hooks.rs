@@ -32,6 +32,17 @@ pub(crate) enum Ended {
     Detached,
 }
 
+impl Ended {
+    /// How a published outcome ended: a value, a panic, or another exception.
+    pub(crate) fn of<T>(outcome: &Result<T, crate::error::Exception>) -> Self {
+        match outcome {
+            Ok(_) => Ended::Value,
+            Err(e) if e.is_panic() => Ended::Panic,
+            Err(_) => Ended::Exception,
+        }
+    }
+}
+
 /// The executor's side of a run. Every method is called on the runner's thread.
 pub(crate) trait RunHooks {
     /// The task was claimed (PENDING → RUNNING) by this runner: its body runs next.

@@ -440,7 +440,7 @@ impl<'h, T> Publisher<'h, T> {
     /// # Panics
     /// On an inline run's publisher, which owns no reference to keep the cell alive; only
     /// jobs that are not [`Job::INLINE`] detach, and those never run inline.
-    #[cfg_attr(not(test), allow(dead_code))] // the first user is the process pool
+    #[cfg_attr(concurrent_futures_loom, allow(dead_code))] // the process pool's
     pub(crate) fn detach(self) -> Publisher<'static, T> {
         assert!(
             self.owns_task_ref,
@@ -494,10 +494,10 @@ impl<'h, T> Publisher<'h, T> {
         // `Inner<T>`.
         let inner = unsafe { self.header.cast::<Inner<T>>().as_ref() };
         let exception = outcome.is_err();
-        let (outcome, ended) = match outcome {
-            Ok(v) => (Outcome::Value(v), Ended::Value),
-            Err(e) if e.is_panic() => (Outcome::Exception(e), Ended::Panic),
-            Err(e) => (Outcome::Exception(e), Ended::Exception),
+        let ended = Ended::of(&outcome);
+        let outcome = match outcome {
+            Ok(v) => Outcome::Value(v),
+            Err(e) => Outcome::Exception(e),
         };
         // SAFETY: the publisher is the runner's right: the only writer, not yet published
         // (rules 2, 8). The slot held `Empty`, whose drop is no user code.

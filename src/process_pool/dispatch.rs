@@ -92,15 +92,6 @@ impl Counts {
     }
 }
 
-/// How an outcome counts.
-pub(super) fn ended_as<T>(outcome: &Result<T, Exception>) -> Ended {
-    match outcome {
-        Ok(_) => Ended::Value,
-        Err(e) if e.is_panic() => Ended::Panic,
-        Err(_) => Ended::Exception,
-    }
-}
-
 /// Wakes a settled future's listeners: user code, run after every future of the batch is
 /// settled.
 pub(super) type Notify = Box<dyn FnOnce() + Send>;
@@ -200,7 +191,7 @@ impl<T: Send + 'static> Job<T> for RemoteJob<T> {
                 Reply::Done(results) => crate::unwind::capture(|| finish(results)).and_then(|r| r),
                 Reply::Failed(e) => Err(e),
             };
-            counts.ended(ended_as(&outcome));
+            counts.ended(Ended::of(&outcome));
             let settled = publisher.settle(outcome);
             Box::new(move || settled.finish())
         });
@@ -329,7 +320,7 @@ impl Pool {
         Counts::bump(&self.counts.started);
         let results = job.args.iter().map(|a| child::call(job.name, a)).collect();
         let outcome = crate::unwind::capture(|| (job.finish)(results)).and_then(|r| r);
-        self.counts.ended(ended_as(&outcome));
+        self.counts.ended(Ended::of(&outcome));
         let fut = Future::new();
         let _ = match outcome {
             Ok(v) => fut.set_result(v),

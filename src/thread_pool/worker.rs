@@ -70,8 +70,9 @@ impl RunHooks for Worker {
             // look sees its task. C++ already orders the SeqCst RMW before the queue's SeqCst
             // loads; loom, which models SeqCst accesses as AcqRel, needs the fence to see it
             // (`callback_waiting_for_a_later_task_vs_that_submit` deadlocked without it once
-            // loom's queue stopped synchronizing through a mutex). User code after a task
-            // is rare: this is off the hot path.
+            // loom's queue stopped synchronizing through a mutex). It runs only when user
+            // code (a waker, a callback, a value's drop) follows a task on the last searcher,
+            // not for every task (`docs/sleep.md`).
             plant!(
                 "user_code_begins_without_its_fence",
                 (),
