@@ -548,15 +548,17 @@ fn a_broken_pool_fails_every_queued_task_before_any_callback_runs() {
         let (r1, r2) = (ran.clone(), ran.clone());
         let a = p.submit(move || r1.fetch_add(1, Ordering::SeqCst)).unwrap();
         let b = p.submit(move || r2.fetch_add(1, Ordering::SeqCst)).unwrap();
-        let seen: Arc<Mutex<Option<String>>> = Arc::default();
-        let (s, b2) = (seen.clone(), b.clone());
+        // A channel, not a shared slot: `a` is done before its callback
+        // runs, so the test must wait for the callback's word.
+        let (seen_tx, seen_rx) = mpsc::channel::<String>();
+        let b2 = b.clone();
         a.add_done_callback(move |_| {
             // `b` is still queued when the breaking worker fails `a`.
             let r = b2
                 .result_timeout(LONG)
                 .map(|_| ())
                 .map_err(|e| e.to_string());
-            *s.lock().unwrap() = Some(format!("{r:?}"));
+            let _ = seen_tx.send(format!("{r:?}"));
         });
         go.set();
         for f in [&a, &b] {
@@ -568,7 +570,7 @@ fn a_broken_pool_fails_every_queued_task_before_any_callback_runs() {
             0,
             "nothing ran on the broken pool"
         );
-        let seen = seen.lock().unwrap().clone().expect("the callback ran");
+        let seen = seen_rx.recv_timeout(LONG).expect("the callback ran");
         assert!(seen.contains("BrokenThreadPool"), "{seen}");
         assert!(p.is_broken());
     });
