@@ -16,6 +16,9 @@ pub enum BrokenKind {
     ThreadPool,
     /// Python's `BrokenProcessPool`: a worker process died or could not be started.
     ProcessPool,
+    /// Python's `BrokenExecutor`, as mpi4py raises it: a rank of an MPI executor was lost
+    /// or could not serve.
+    Executor,
 }
 
 impl BrokenKind {
@@ -23,6 +26,7 @@ impl BrokenKind {
         match self {
             BrokenKind::ThreadPool => "BrokenThreadPool",
             BrokenKind::ProcessPool => "BrokenProcessPool",
+            BrokenKind::Executor => "BrokenExecutor",
         }
     }
 }
@@ -187,7 +191,21 @@ impl Exception {
         Self::broken(BrokenKind::ProcessPool, reason)
     }
 
-    fn broken(kind: BrokenKind, reason: impl Into<String>) -> Self {
+    /// Python's `BrokenExecutor(reason)`: what an MPI executor's futures fail with when a
+    /// rank is lost.
+    ///
+    /// ```
+    /// use concurrent_futures::{BrokenKind, Exception};
+    ///
+    /// let e = Exception::broken_executor("rank 2 sent nothing for 30 s");
+    /// assert_eq!(e.broken_kind(), Some(BrokenKind::Executor));
+    /// assert!(e.to_string().contains("BrokenExecutor"));
+    /// ```
+    pub fn broken_executor(reason: impl Into<String>) -> Self {
+        Self::broken(BrokenKind::Executor, reason)
+    }
+
+    pub(crate) fn broken(kind: BrokenKind, reason: impl Into<String>) -> Self {
         Exception(Arc::new(Repr::Broken {
             kind,
             reason: reason.into(),

@@ -1,6 +1,7 @@
 //! [`ProcessPoolBuilder`]: the pool's settings, checked at build time.
 
 use super::*;
+use std::path::PathBuf;
 
 /// Builds a [`ProcessPoolExecutor`].
 ///
@@ -155,7 +156,8 @@ impl ProcessPoolBuilder {
             settings: Settings {
                 max_workers,
                 max_tasks_per_child: self.max_tasks_per_child,
-                executable,
+                launch: worker::Launch::Exec(executable),
+                kind: Kind::Processes,
                 initializer,
                 bound,
             },

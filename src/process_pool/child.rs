@@ -190,19 +190,44 @@ fn serve() -> ! {
     // C2: keep the channel out of processes a task starts.
     // SAFETY: fcntl on a descriptor this process owns.
     unsafe { libc::fcntl(WORKER_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+    exit(serve_on(stream, Serving::Process))
+}
+
+/// What the end of a served channel ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) enum Serving {
+    /// A worker process: the channel's end ends the process at once, even mid-call (C2).
+    Process,
+    /// A server in a process that lives on (an MPI rank, or the root's own worker): the
+    /// channel's end stops it once the running call is over, and [`serve_on`] returns.
+    InProcess,
+}
+
+/// Serves calls on `stream` as a worker does, on this thread (the calls run here; a reader
+/// thread reads), until the channel ends: returns the exit code a worker process would end
+/// with. A process-pool worker, an MPI rank and the MPI root's own worker all serve here.
+pub(crate) fn serve_on(stream: UnixStream, mode: Serving) -> i32 {
     crate::unwind::install_hook();
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
-        Err(_) => exit(3),
+        Err(_) => return 3,
     };
     let ready = FromWorker::Ready {
         pid: std::process::id(),
         digest: registry_digest(),
     };
-    send(&mut writer, &ready);
-    // C2: a reader thread, so that EOF ends the worker even while a task runs.
+    if let Err(code) = send(&mut writer, &ready) {
+        return code;
+    }
+    // C2: a reader thread, so that EOF ends a worker process even while a task runs.
     let (tx, rx) = mpsc::channel::<ToWorker>();
     let mut reader = stream;
+    let ended = move |code: i32| {
+        if mode == Serving::Process {
+            exit(code);
+        }
+    };
     let spawned = std::thread::Builder::new()
         .name("concurrent-futures-worker-reader".into())
         .spawn(move || {
@@ -212,30 +237,31 @@ fn serve() -> ! {
                     Ok(Some(ToWorker::Cancel { id })) => request(id),
                     Ok(Some(msg)) => {
                         if tx.send(msg).is_err() {
-                            exit(0);
+                            return ended(0);
                         }
                     }
-                    Ok(None) => exit(0),
+                    Ok(None) => return ended(0),
                     Err(e) => {
                         eprintln!("concurrent-futures worker {}: {e}", std::process::id());
-                        exit(3);
+                        return ended(3);
                     }
                 }
             }
         });
     if spawned.is_err() {
-        exit(3);
+        return 3;
     }
-    // SAFETY: the flag is a static. The guard is never dropped: this function never returns.
+    // SAFETY: the flag is a static, so it outlives the guard.
     let _ambient = unsafe { EnterAmbient::new(Ambient::Flag(&REQUESTED)) };
     for msg in rx {
-        match msg {
-            ToWorker::Init { name, arg } => {
-                if let Err(record) = call(&name, &arg) {
-                    send(&mut writer, &FromWorker::InitFailed(record));
-                    exit(0);
+        let sent = match msg {
+            ToWorker::Init { name, arg } => match call(&name, &arg) {
+                Ok(_) => Ok(()),
+                Err(record) => {
+                    let _ = send(&mut writer, &FromWorker::InitFailed(record));
+                    return 0;
                 }
-            }
+            },
             ToWorker::Call { id, name, args } => {
                 start_call(id);
                 let results: Vec<_> = args.iter().map(|arg| call(&name, arg)).collect();
@@ -251,15 +277,18 @@ fn serve() -> ! {
                             "the results of a call of `{name}` could not be sent back: {reason}"
                         ));
                         let results = vec![Err(Box::new(e.to_record())); n];
-                        send(&mut writer, &FromWorker::Done { id, results });
+                        send(&mut writer, &FromWorker::Done { id, results })
                     }
                 }
             }
             // The reader handles these itself (C4).
-            ToWorker::Cancel { .. } => {}
+            ToWorker::Cancel { .. } => Ok(()),
+        };
+        if let Err(code) = sent {
+            return code;
         }
     }
-    exit(0)
+    0
 }
 
 /// One call of a named task: its encoded result, or what it raised (a panic, or an
@@ -272,18 +301,17 @@ pub(super) fn call(name: &str, arg: &[u8]) -> Outcome {
     }
 }
 
-/// Sends a message; a channel that cannot take it means the pool is gone (C2).
-fn send(writer: &mut UnixStream, msg: &FromWorker) {
+/// Sends a message; `Err` with the exit code when the channel cannot take it, which means
+/// the pool is gone (C2).
+fn send(writer: &mut UnixStream, msg: &FromWorker) -> Result<(), i32> {
     match super::protocol::encode(msg) {
         Ok(frame) => send_frame(writer, &frame),
-        Err(_) => exit(3),
+        Err(_) => Err(3),
     }
 }
 
-fn send_frame(writer: &mut UnixStream, frame: &[u8]) {
-    if writer.write_all(frame).is_err() {
-        exit(0);
-    }
+fn send_frame(writer: &mut UnixStream, frame: &[u8]) -> Result<(), i32> {
+    writer.write_all(frame).map_err(|_| 0)
 }
 
 /// Ends the worker (C2). `std::process::exit` flushes stdout only if it can take its lock

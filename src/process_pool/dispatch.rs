@@ -272,9 +272,7 @@ impl Pool {
                     return Err(SubmitError::Shutdown);
                 }
                 if let Some(reason) = &st.broken {
-                    return Err(SubmitError::Broken(Exception::broken_process_pool(
-                        reason.clone(),
-                    )));
+                    return Err(SubmitError::Broken(self.settings.kind.broken(reason.clone())));
                 }
                 let Some((max, policy)) = self.settings.bound else {
                     break;
@@ -439,10 +437,7 @@ impl Pool {
             }
             Err(e) => self.break_pool(
                 st,
-                format!(
-                    "a worker process could not be started from {}: {e}",
-                    self.settings.executable.display()
-                ),
+                format!("{}: {e}", self.settings.launch.describe()),
                 later,
             ),
         }
@@ -465,10 +460,7 @@ impl Pool {
         if st.broken.is_some() {
             return;
         }
-        let e = Exception::broken_process_pool(format!(
-            "A process in the process pool was terminated abruptly while the future was \
-             running or pending: {reason}"
-        ));
+        let e = self.settings.kind.broken(self.settings.kind.break_reason(&reason));
         st.broken = Some(e.to_string());
         for w in &mut st.workers {
             for (_, (_, publish)) in w.inflight.drain() {

@@ -66,7 +66,6 @@ use dispatch::*;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
@@ -131,10 +130,45 @@ impl Drop for Handle {
 struct Settings {
     max_workers: usize,
     max_tasks_per_child: Option<usize>,
-    executable: PathBuf,
+    launch: worker::Launch,
+    /// What a broken pool's futures fail with.
+    kind: Kind,
     initializer: Option<(&'static str, Vec<u8>)>,
     /// `max_queued` and what a submit does when the queue is full (R8).
     bound: Option<(usize, WhenFull)>,
+}
+
+/// Which executor a pool serves, for what its breaks say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A [`ProcessPoolExecutor`]: `BrokenProcessPool`.
+    Processes,
+    /// An MPI executor's ranks: `BrokenExecutor`.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    Ranks,
+}
+
+impl Kind {
+    fn broken(self, reason: impl Into<String>) -> Exception {
+        match self {
+            Kind::Processes => Exception::broken_process_pool(reason),
+            Kind::Ranks => Exception::broken(crate::BrokenKind::Executor, reason),
+        }
+    }
+
+    /// What every future of a broken pool fails with (R4).
+    fn break_reason(self, reason: &str) -> String {
+        match self {
+            Kind::Processes => format!(
+                "A process in the process pool was terminated abruptly while the future was \
+                 running or pending: {reason}"
+            ),
+            Kind::Ranks => format!(
+                "A rank of the MPI executor was lost while the future was running or \
+                 pending: {reason}"
+            ),
+        }
+    }
 }
 
 pub(crate) struct Pool {

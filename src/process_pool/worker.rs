@@ -28,11 +28,92 @@ pub(super) struct Started {
     pub(super) tx: mpsc::Sender<Vec<u8>>,
 }
 
-/// Starts a worker process and its two threads. `key` names it in the pool's callbacks.
+/// The other end of a worker's channel: a child process this pool started, or a worker it
+/// did not start (an MPI rank, the MPI root's own worker thread) that its launcher attached.
+pub(super) enum Peer {
+    Child(Child),
+    Attached(Box<dyn Attached>),
+}
+
+/// A worker this pool did not start, as its launcher describes it ([`Launch::Attach`]).
+pub(crate) trait Attached: Send {
+    /// Who it is, for messages: "rank 2".
+    fn who(&self) -> String;
+    /// Its channel reached EOF: how it ended ("rank 2 ended", or why it was lost).
+    fn ended(&mut self) -> String;
+    /// It broke the protocol: cut it off.
+    fn end(&mut self);
+}
+
+/// How a pool gets its workers.
+pub(crate) enum Launch {
+    /// Starts each worker as a process from this executable.
+    Exec(std::path::PathBuf),
+    /// Attaches worker `key` (0, 1, ...): the pool's end of its channel, and who it is.
+    Attach(Box<AttachFn>),
+}
+
+/// See [`Launch::Attach`].
+pub(crate) type AttachFn = dyn Fn(u64) -> io::Result<(UnixStream, Box<dyn Attached>)> + Send + Sync;
+
+impl Launch {
+    /// What a failed start names.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Launch::Exec(path) => format!("a worker process could not be started from {}", path.display()),
+            Launch::Attach(_) => "a worker could not be attached".to_owned(),
+        }
+    }
+}
+
+impl Peer {
+    fn who(&self) -> String {
+        match self {
+            Peer::Child(child) => format!("worker pid {}", child.id()),
+            Peer::Attached(a) => a.who(),
+        }
+    }
+
+    /// A worker that broke the protocol may still run: end it.
+    fn end(&mut self) {
+        match self {
+            Peer::Child(child) => {
+                let _ = child.kill();
+            }
+            Peer::Attached(a) => a.end(),
+        }
+    }
+
+    /// Reaps it (a child) and says how it ended.
+    fn ended(&mut self) -> String {
+        match self {
+            Peer::Child(child) => match child.wait() {
+                Ok(status) => format!("worker pid {} {}", child.id(), describe(status)),
+                Err(e) => format!("worker pid {} ended, and waiting for it failed: {e}", child.id()),
+            },
+            Peer::Attached(a) => a.ended(),
+        }
+    }
+}
+
+/// Starts (or attaches) a worker and its two threads. `key` names it in the pool's
+/// callbacks.
 pub(super) fn start(pool: &Arc<Pool>, key: u64) -> io::Result<Started> {
+    match &pool.settings.launch {
+        Launch::Exec(path) => start_process(pool, key, path),
+        Launch::Attach(attach) => {
+            let (ours, peer) = attach(key)?;
+            let peer = Peer::Attached(peer);
+            // A failed thread start drops the peer: its channel closes, so it ends.
+            start_threads(pool, key, ours, peer, 0).map_err(|(e, _)| e)
+        }
+    }
+}
+
+fn start_process(pool: &Arc<Pool>, key: u64, executable: &std::path::Path) -> io::Result<Started> {
     let (ours, theirs) = UnixStream::pair()?;
     let their_fd = theirs.as_raw_fd();
-    let mut cmd = Command::new(&pool.settings.executable);
+    let mut cmd = Command::new(executable);
     cmd.env(MARKER, std::process::id().to_string())
         .stdin(Stdio::null());
     // SAFETY: the closure runs in the forked child before exec, and only calls dup2 and
@@ -51,47 +132,62 @@ pub(super) fn start(pool: &Arc<Pool>, key: u64) -> io::Result<Started> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn()?;
+    let child = cmd.spawn()?;
     drop(theirs);
     let pid = child.id();
-    // The threads could not start: end the worker and reap it, so no zombie is left (R6).
-    let abandon = |child: &mut Child, e: io::Error| {
-        let _ = child.kill();
-        let _ = child.wait();
+    start_threads(pool, key, ours, Peer::Child(child), pid).map_err(|(e, peer)| {
+        // The threads could not start: end the worker and reap it, so no zombie is left
+        // (R6).
+        if let Some(Peer::Child(mut child)) = peer {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         e
-    };
+    })
+}
+
+/// The writer and reader threads of a worker whose channel is `ours`. On an error, the peer
+/// comes back unless the reader already owns it.
+fn start_threads(
+    pool: &Arc<Pool>,
+    key: u64,
+    ours: UnixStream,
+    peer: Peer,
+    pid: u32,
+) -> Result<Started, (io::Error, Option<Peer>)> {
     let writer = match ours.try_clone() {
         Ok(w) => w,
-        Err(e) => return Err(abandon(&mut child, e)),
+        Err(e) => return Err((e, Some(peer))),
     };
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let name = |role: &str| format!("concurrent-futures-process-{role}-{pid}");
+    let tag = match &peer {
+        Peer::Child(_) => format!("process-{pid}"),
+        Peer::Attached(_) => format!("attached-{key}"),
+    };
+    let name = |role: &str| format!("concurrent-futures-{tag}-{role}");
     let wrote = std::thread::Builder::new()
         .name(name("writer"))
         .spawn(move || write_calls(writer, rx));
     if let Err(e) = wrote {
-        return Err(abandon(&mut child, e));
+        return Err((e, Some(peer)));
     }
-    // The reader owns the child from its first instruction; until then it is here, so a
-    // failed thread start can still reap it.
-    let slot = Arc::new(std::sync::Mutex::new(Some(child)));
+    // The reader owns the peer from its first instruction; until then it is here, so a
+    // failed thread start can still end it.
+    let slot = Arc::new(std::sync::Mutex::new(Some(peer)));
     let theirs_slot = slot.clone();
     let reader_pool = pool.clone();
     let read = std::thread::Builder::new()
         .name(name("reader"))
         .spawn(move || {
-            let child = theirs_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(child) = child {
-                read_replies(reader_pool, key, ours, child);
+            let peer = theirs_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(peer) = peer {
+                read_replies(reader_pool, key, ours, peer);
             }
         });
     if let Err(e) = read {
         // `tx` drops with the error: the writer ends and closes the channel.
-        let child = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        return Err(match child {
-            Some(mut child) => abandon(&mut child, e),
-            None => e,
-        });
+        let peer = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        return Err((e, peer));
     }
     Ok(Started { pid, tx })
 }
@@ -135,34 +231,29 @@ fn send_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
 }
 
 /// The reader thread: the handshake, then every reply, then the worker's end.
-fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut child: Child) {
+fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut peer: Peer) {
     on_pool_thread(pool.id);
     // Nothing here should unwind (decoding and callbacks are caught where they run); if
     // anything does, the worker is still ended, reaped and accounted for.
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serve_replies(&pool, key, &mut stream, &child)
+        serve_replies(&pool, key, &mut stream, &peer)
     }));
     let failure = served.unwrap_or_else(|payload| {
         Err(format!(
-            "the pool's reader of worker pid {} panicked: {}",
-            child.id(),
+            "the pool's reader of {} panicked: {}",
+            peer.who(),
             crate::unwind::payload_message(payload)
         ))
     });
     // From here the pid may be reaped: the pool must not signal it any more.
     pool.on_eof(key);
     if failure.is_err() {
-        // A worker that broke the protocol may still run: end it before reaping it.
-        let _ = child.kill();
+        peer.end();
     }
-    let status = child.wait();
-    let ended = match (&failure, status) {
-        (Err(why), _) => why.clone(),
-        (Ok(()), Ok(status)) => format!("worker pid {} {}", child.id(), describe(status)),
-        (Ok(()), Err(e)) => format!(
-            "worker pid {} ended, and waiting for it failed: {e}",
-            child.id()
-        ),
+    let how = peer.ended();
+    let ended = match &failure {
+        Err(why) => why.clone(),
+        Ok(()) => how,
     };
     pool.on_exit(key, ended, failure.is_err());
 }
@@ -173,17 +264,17 @@ fn serve_replies(
     pool: &Arc<Pool>,
     key: u64,
     stream: &mut UnixStream,
-    child: &Child,
+    peer: &Peer,
 ) -> Result<(), String> {
-    handshake(stream, child).and_then(|()| {
+    let who = peer.who();
+    handshake(stream, &who).and_then(|()| {
         pool.on_ready(key);
         loop {
             match read_frame::<_, FromWorker>(stream) {
                 Ok(Some(FromWorker::Done { id, results })) => pool.on_done(key, id, results),
                 Ok(Some(FromWorker::InitFailed(record))) => {
                     return Err(format!(
-                        "the initializer failed in worker pid {}: {}",
-                        child.id(),
+                        "the initializer failed in {who}: {}",
                         crate::Exception::from_record(*record)
                     ));
                 }
@@ -198,7 +289,7 @@ fn serve_replies(
                 {
                     return Ok(());
                 }
-                Err(e) => return Err(format!("worker pid {}: {e}", child.id())),
+                Err(e) => return Err(format!("{who}: {e}")),
             }
         }
     })
@@ -206,27 +297,24 @@ fn serve_replies(
 
 /// Reads the worker's first frame within [`HANDSHAKE`] and checks that it runs this binary's
 /// task registry.
-fn handshake(stream: &mut UnixStream, child: &Child) -> Result<(), String> {
-    let pid = child.id();
+fn handshake(stream: &mut UnixStream, who: &str) -> Result<(), String> {
     stream
         .set_read_timeout(Some(HANDSHAKE))
-        .map_err(|e| format!("worker pid {pid}: {e}"))?;
+        .map_err(|e| format!("{who}: {e}"))?;
     let hello = read_frame::<_, FromWorker>(stream);
     stream
         .set_read_timeout(None)
-        .map_err(|e| format!("worker pid {pid}: {e}"))?;
+        .map_err(|e| format!("{who}: {e}"))?;
     match hello {
         Ok(Some(FromWorker::Ready { digest, .. })) if digest == registry_digest() => Ok(()),
         Ok(Some(FromWorker::Ready { .. })) => Err(format!(
-            "worker pid {pid} runs a different task registry: the worker executable must be \
+            "{who} runs a different task registry: the worker executable must be \
              the same build as the program that starts the pool"
         )),
-        Ok(Some(other)) => Err(format!(
-            "worker pid {pid} began with {other:?}, not a handshake"
-        )),
+        Ok(Some(other)) => Err(format!("{who} began with {other:?}, not a handshake")),
         // EOF before a word: the worker exited; its status, read by the caller, says how.
         Ok(None) => Err(format!(
-            "worker pid {pid} ended before its handshake; if its hook did not run, call \
+            "{who} ended before its handshake; if its hook did not run, call \
              concurrent_futures::process_worker_init() first in main"
         )),
         Err(super::protocol::FrameError::Io(e))
@@ -236,11 +324,11 @@ fn handshake(stream: &mut UnixStream, child: &Child) -> Result<(), String> {
             ) =>
         {
             Err(format!(
-                "worker pid {pid} did not answer its handshake within {} s",
+                "{who} did not answer its handshake within {} s",
                 HANDSHAKE.as_secs()
             ))
         }
-        Err(e) => Err(format!("worker pid {pid}: {e}")),
+        Err(e) => Err(format!("{who}: {e}")),
     }
 }
 
