@@ -74,6 +74,8 @@ mod deadline;
 mod error;
 mod executor;
 mod future;
+#[cfg(all(feature = "mpi", unix, not(concurrent_futures_loom)))]
+mod mpi;
 mod preempt;
 #[cfg(all(unix, not(concurrent_futures_loom)))]
 mod process_pool;
@@ -83,6 +85,8 @@ mod timer;
 mod unwind;
 mod wait;
 
+#[cfg(all(feature = "mpi", unix, not(concurrent_futures_loom)))]
+pub use self::mpi::{MpiBuilder, MpiCommExecutor};
 pub use as_completed::{AsCompleted, as_completed, as_completed_timeout};
 pub use error::{
     BrokenKind, BuildError, Error, Exception, ExceptionKind, ExceptionRecord, InvalidStateError,

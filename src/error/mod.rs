@@ -164,6 +164,9 @@ pub enum BuildError {
     InvalidArgument(&'static str),
     /// A function given where a declared task is needed (a process pool's initializer).
     NotATask(NotATask),
+    /// MPI could not be started or used as the executor needs (`--features mpi`); the
+    /// message says what MPI reported and what to do.
+    Mpi(String),
 }
 
 impl fmt::Display for BuildError {
@@ -171,6 +174,7 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             BuildError::NotATask(e) => write!(f, "{e}"),
+            BuildError::Mpi(what) => write!(f, "MPI: {what}"),
         }
     }
 }

@@ -158,6 +158,7 @@ impl ProcessPoolBuilder {
                 max_tasks_per_child: self.max_tasks_per_child,
                 launch: worker::Launch::Exec(executable),
                 kind: Kind::Processes,
+                finisher: None,
                 initializer,
                 bound,
             },
@@ -170,5 +171,48 @@ impl ProcessPoolBuilder {
         Ok(ProcessPoolExecutor {
             handle: Arc::new(Handle { pool }),
         })
+    }
+}
+
+impl ProcessPoolExecutor {
+    /// A pool over `workers` workers its launcher attaches, all at once, now (an MPI
+    /// executor's ranks, rule R4 as for processes but failing with `BrokenExecutor`).
+    /// `finisher` runs once a waiting shutdown has seen them all end.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn attached(
+        workers: usize,
+        attach: Box<worker::AttachFn>,
+        finisher: Box<dyn Fn() + Send + Sync>,
+        bound: Option<(usize, WhenFull)>,
+    ) -> Self {
+        crate::unwind::install_hook();
+        let pool = Arc::new(Pool {
+            id: crate::context::new_id(),
+            settings: Settings {
+                max_workers: workers,
+                max_tasks_per_child: None,
+                launch: worker::Launch::Attach(attach),
+                kind: Kind::Ranks,
+                finisher: Some(finisher),
+                initializer: None,
+                bound,
+            },
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            room: Condvar::new(),
+            counts: Counts::default(),
+        });
+        registry::add(&pool);
+        pool.start_all();
+        ProcessPoolExecutor {
+            handle: Arc::new(Handle { pool }),
+        }
+    }
+
+    /// Whether this thread is one of the pool's reader threads (a callback's), where a
+    /// shutdown cannot wait for the workers.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn on_reader_thread(&self) -> bool {
+        is_pool_thread(self.handle.pool.id)
     }
 }

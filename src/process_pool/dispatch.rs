@@ -272,7 +272,9 @@ impl Pool {
                     return Err(SubmitError::Shutdown);
                 }
                 if let Some(reason) = &st.broken {
-                    return Err(SubmitError::Broken(self.settings.kind.broken(reason.clone())));
+                    return Err(SubmitError::Broken(
+                        self.settings.kind.broken(reason.clone()),
+                    ));
                 }
                 let Some((max, policy)) = self.settings.bound else {
                     break;
@@ -460,7 +462,10 @@ impl Pool {
         if st.broken.is_some() {
             return;
         }
-        let e = self.settings.kind.broken(self.settings.kind.break_reason(&reason));
+        let e = self
+            .settings
+            .kind
+            .broken(self.settings.kind.break_reason(&reason));
         st.broken = Some(e.to_string());
         for w in &mut st.workers {
             for (_, (_, publish)) in w.inflight.drain() {
@@ -620,6 +625,26 @@ impl Pool {
             while !st.quiet() {
                 st = crate::sync::wait(&self.changed, st);
             }
+            drop(st);
+            if let Some(finish) = &self.settings.finisher {
+                finish();
+            }
         }
+    }
+
+    /// Starts every worker now (an attached pool's ranks: a rank that does not answer is
+    /// found at once, not at its first call).
+    #[cfg(feature = "mpi")]
+    pub(super) fn start_all(self: &Arc<Self>) {
+        let mut later = Later::default();
+        {
+            let mut st = lock(&self.state);
+            for _ in 0..self.settings.max_workers {
+                if st.broken.is_none() {
+                    self.start_worker(&mut st, &mut later);
+                }
+            }
+        }
+        later.run(self);
     }
 }

@@ -55,7 +55,7 @@
 //!   thread reads the replies that make room): there `Block` runs the call here instead.
 
 mod builder;
-mod child;
+pub(crate) mod child;
 mod dispatch;
 mod protocol;
 mod worker;
@@ -73,6 +73,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use child::init;
+#[cfg(feature = "mpi")]
+pub(crate) use worker::Attached;
 
 use crate::deadline::Deadline;
 use crate::error::{BuildError, Exception, ShutdownTimedOut, SubmitError};
@@ -133,6 +135,9 @@ struct Settings {
     launch: worker::Launch,
     /// What a broken pool's futures fail with.
     kind: Kind,
+    /// Run once a waiting shutdown has seen every worker end (an MPI executor finalizes
+    /// MPI there).
+    finisher: Option<Box<dyn Fn() + Send + Sync>>,
     initializer: Option<(&'static str, Vec<u8>)>,
     /// `max_queued` and what a submit does when the queue is full (R8).
     bound: Option<(usize, WhenFull)>,

@@ -50,6 +50,7 @@ pub(crate) enum Launch {
     /// Starts each worker as a process from this executable.
     Exec(std::path::PathBuf),
     /// Attaches worker `key` (0, 1, ...): the pool's end of its channel, and who it is.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     Attach(Box<AttachFn>),
 }
 
@@ -60,7 +61,10 @@ impl Launch {
     /// What a failed start names.
     pub(super) fn describe(&self) -> String {
         match self {
-            Launch::Exec(path) => format!("a worker process could not be started from {}", path.display()),
+            Launch::Exec(path) => format!(
+                "a worker process could not be started from {}",
+                path.display()
+            ),
             Launch::Attach(_) => "a worker could not be attached".to_owned(),
         }
     }
@@ -89,7 +93,10 @@ impl Peer {
         match self {
             Peer::Child(child) => match child.wait() {
                 Ok(status) => format!("worker pid {} {}", child.id(), describe(status)),
-                Err(e) => format!("worker pid {} ended, and waiting for it failed: {e}", child.id()),
+                Err(e) => format!(
+                    "worker pid {} ended, and waiting for it failed: {e}",
+                    child.id()
+                ),
             },
             Peer::Attached(a) => a.ended(),
         }

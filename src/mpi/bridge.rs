@@ -1,0 +1,351 @@
+//! The one thread that makes every MPI call, on every rank (`Threading::Funneled`: it is the
+//! thread that initializes MPI, and the only one that calls it).
+//!
+//! It is a byte pump. Each rank the root talks to has a *link*: a socket pair whose other
+//! end is an ordinary worker channel (on the root, the process pool's reader and writer
+//! threads; on a worker rank, the server of `process_pool/child.rs`). What the channel's
+//! end writes into the link, the pump sends to the peer rank as MPI messages; what comes
+//! from the peer, it writes into the link. So an MPI rank speaks the same frames as a
+//! worker process, and the pool's rules (R1–R8 of `process_pool/mod.rs`) hold for ranks
+//! unchanged.
+//!
+//! Rules of the pump:
+//! * B1 (no MPI call blocks): sends are `MPI_Isend`, completed by `MPI_Test`; messages are
+//!   found with `MPI_Improbe` and received only once matched; link sockets are
+//!   non-blocking. So two ranks sending each other large messages at once cannot deadlock
+//!   (each keeps receiving), which a blocking `MPI_Send` in rendezvous mode would.
+//! * B2 (order): a link's bytes travel as [`DATA`] messages, which MPI keeps in order between
+//!   two ranks on one tag; an empty `DATA` message is the end of the stream (a socket read
+//!   never yields zero bytes but at its end), after which the receiver shuts its socket's
+//!   write half, once everything before it is written.
+//! * B3 (idle): a pass that moves nothing counts as idle; after [`SPIN`] idle passes the
+//!   pump sleeps in `poll(2)` on its sockets for at most the backoff (default 1 ms, as
+//!   mpi4py's), so a submit on the root wakes it at once, an MPI arrival waits at most the
+//!   backoff, and an idle rank does not burn a core.
+//! * B4 (heartbeat): a worker rank sends an empty [`HEARTBEAT`] message every interval,
+//!   from this thread, so it beats while a task runs. The root counts any message as a
+//!   sign of life; a rank silent for longer than the limit is *lost*: its reason is
+//!   recorded first, then its link is cut, so the pool's reader sees its end and the pool
+//!   breaks with that reason (R4). A lost rank is never waited for again.
+//! * B5 (the end): the pump ends once every link is closed both ways and every send is
+//!   complete, and then finalizes MPI. If a rank was lost it does not finalize (that would
+//!   wait for the lost rank forever): this process's exit then ends the job, as MPI does
+//!   for any rank that exits without finalizing.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mpi::Tag;
+use mpi::point_to_point::MatchedReceiveVec;
+use mpi::request::{Request, StaticScope};
+use mpi::topology::{Communicator, Rank, SimpleCommunicator};
+use mpi::traits::{Destination, Source};
+
+/// A link's bytes (B2).
+pub(super) const DATA: Tag = 1;
+/// A worker rank's sign of life (B4).
+pub(super) const HEARTBEAT: Tag = 2;
+
+/// Idle passes before the pump sleeps (B3).
+const SPIN: u32 = 64;
+/// The most bytes one message carries.
+const CHUNK: usize = 1 << 20;
+
+/// How the pump paces itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pace {
+    /// A worker rank's heartbeat interval.
+    pub(crate) heartbeat: Duration,
+    /// How long the root waits for any word from a rank before it is lost.
+    pub(crate) lost_after: Duration,
+    /// The longest idle sleep.
+    pub(crate) backoff: Duration,
+}
+
+/// What each rank's pump records for the pool: why a rank was lost, and which ranks the
+/// pool cut off.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) lost: Mutex<HashMap<Rank, String>>,
+    pub(crate) cut: Mutex<Vec<Rank>>,
+}
+
+/// One peer rank and its socket.
+struct Link {
+    peer: Rank,
+    sock: UnixStream,
+    /// Bytes from the peer still to write into the socket, and how much of the first is
+    /// written.
+    out: VecDeque<Vec<u8>>,
+    out_at: usize,
+    /// The socket's read end was reached, and the end marker sent (B2).
+    read_eof: bool,
+    /// The peer's end marker came.
+    peer_eof: bool,
+    /// The socket's write half is shut.
+    shut: bool,
+    heard: Instant,
+    lost: bool,
+}
+
+impl Link {
+    fn new(peer: Rank, sock: UnixStream) -> io::Result<Self> {
+        sock.set_nonblocking(true)?;
+        Ok(Link {
+            peer,
+            sock,
+            out: VecDeque::new(),
+            out_at: 0,
+            read_eof: false,
+            peer_eof: false,
+            shut: false,
+            heard: Instant::now(),
+            lost: false,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.lost || (self.read_eof && self.shut)
+    }
+}
+
+/// A send in flight: its request, and the buffer it reads, freed once it completes (B1).
+struct Sending {
+    request: Request<'static, [u8], StaticScope>,
+    buffer: *mut [u8],
+    peer: Rank,
+}
+
+/// The pump of one rank. `links` are the peers it serves (the root: every other rank; a
+/// worker rank: the root). Returns whether MPI may be finalized (B5: no rank was lost).
+pub(crate) fn pump(
+    world: &SimpleCommunicator,
+    links: Vec<(Rank, UnixStream)>,
+    beats_to: Option<Rank>,
+    pace: Pace,
+    shared: &Arc<Shared>,
+) -> bool {
+    let mut links: Vec<Link> = links
+        .into_iter()
+        .filter_map(|(peer, sock)| Link::new(peer, sock).ok())
+        .collect();
+    let mut sending: Vec<Sending> = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut idle = 0u32;
+    let mut last_beat = Instant::now();
+    let started = Instant::now();
+    loop {
+        let mut moved = false;
+        // The pool cut these off (a protocol failure): lost from now on.
+        for rank in std::mem::take(&mut *lock(&shared.cut)) {
+            if let Some(l) = links.iter_mut().find(|l| l.peer == rank) {
+                lose(l, shared, format!("rank {rank} was cut off by the root"));
+            }
+        }
+        // The links' sockets → MPI.
+        for l in links.iter_mut().filter(|l| !l.read_eof && !l.lost) {
+            loop {
+                match l.sock.read(&mut buf) {
+                    Ok(0) => {
+                        send(world, l.peer, DATA, &[], &mut sending);
+                        l.read_eof = true;
+                        moved = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        send(world, l.peer, DATA, &buf[..n], &mut sending);
+                        moved = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        // The other end is gone without a clean close: end the stream.
+                        send(world, l.peer, DATA, &[], &mut sending);
+                        l.read_eof = true;
+                        moved = true;
+                        break;
+                    }
+                }
+            }
+        }
+        // MPI → the links' sockets.
+        for _ in 0..256 {
+            let probe = match beats_to {
+                Some(root) => world.process_at_rank(root).immediate_matched_probe(),
+                None => world.any_process().immediate_matched_probe(),
+            };
+            let Some(matched) = probe else { break };
+            let (bytes, status) = matched.matched_receive_vec::<u8>();
+            moved = true;
+            let Some(l) = links.iter_mut().find(|l| l.peer == status.source_rank()) else {
+                continue;
+            };
+            l.heard = Instant::now();
+            if status.tag() != DATA || l.lost {
+                continue;
+            }
+            if bytes.is_empty() {
+                l.peer_eof = true;
+            } else {
+                l.out.push_back(bytes);
+            }
+        }
+        for l in links.iter_mut().filter(|l| !l.shut && !l.lost) {
+            moved |= flush(l);
+        }
+        // Sends that completed free their buffers (B1).
+        let before = sending.len();
+        sending = sending
+            .into_iter()
+            .filter_map(|s| match s.request.test() {
+                Ok(_) => {
+                    // SAFETY: the send completed, so MPI reads the buffer no more, and the
+                    // request that borrowed it is consumed; `buffer` came from
+                    // `Box::into_raw` in `send` and is freed only here, once.
+                    drop(unsafe { Box::from_raw(s.buffer) });
+                    None
+                }
+                Err(request) => Some(Sending { request, ..s }),
+            })
+            .collect();
+        moved |= sending.len() != before;
+        // B4.
+        if let Some(root) = beats_to {
+            if last_beat.elapsed() >= pace.heartbeat && links.iter().any(|l| !l.done()) {
+                send(world, root, HEARTBEAT, &[], &mut sending);
+                last_beat = Instant::now();
+            }
+        } else {
+            for l in links.iter_mut().filter(|l| !l.done()) {
+                let silent = l.heard.elapsed();
+                if silent > pace.lost_after {
+                    let why = if l.heard <= started {
+                        format!(
+                            "rank {} never answered (nothing in {:.1} s): it did not build the \
+                             executor, or it is stuck",
+                            l.peer,
+                            silent.as_secs_f64()
+                        )
+                    } else {
+                        format!(
+                            "rank {} sent nothing for {:.1} s (its heartbeat stopped): it is \
+                             stopped, stuck outside Rust, or gone",
+                            l.peer,
+                            silent.as_secs_f64()
+                        )
+                    };
+                    lose(l, shared, why);
+                }
+            }
+        }
+        // B5.
+        let lost = links.iter().any(|l| l.lost);
+        let live_sends = sending
+            .iter()
+            .any(|s| links.iter().any(|l| l.peer == s.peer && !l.lost));
+        if links.iter().all(Link::done) && !live_sends {
+            // Sends to a lost rank may never complete: their buffers are left to the exit.
+            for s in sending {
+                std::mem::forget(s.request);
+            }
+            return !lost;
+        }
+        if moved {
+            idle = 0;
+        } else {
+            idle += 1;
+            if idle < SPIN {
+                std::thread::yield_now();
+            } else {
+                sleep(&links, pace.backoff);
+            }
+        }
+    }
+}
+
+/// Records why `l`'s rank is lost, then cuts its link (B4: the reason is there before the
+/// pool's reader sees the end).
+fn lose(l: &mut Link, shared: &Shared, why: String) {
+    lock(&shared.lost).entry(l.peer).or_insert(why);
+    l.lost = true;
+    let _ = l.sock.shutdown(std::net::Shutdown::Both);
+}
+
+/// Writes what the peer sent into the link's socket, as far as it takes it; shuts the
+/// write half after the end marker (B2). Whether anything moved.
+fn flush(l: &mut Link) -> bool {
+    let mut moved = false;
+    while let Some(front) = l.out.front() {
+        match l.sock.write(&front[l.out_at..]) {
+            Ok(n) => {
+                moved = true;
+                l.out_at += n;
+                if l.out_at == front.len() {
+                    l.out.pop_front();
+                    l.out_at = 0;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                // The channel's end is gone: what it would have read is dropped.
+                l.out.clear();
+                l.out_at = 0;
+            }
+        }
+    }
+    if l.peer_eof {
+        let _ = l.sock.shutdown(std::net::Shutdown::Write);
+        l.shut = true;
+        moved = true;
+    }
+    moved
+}
+
+/// Starts sending `bytes` to `peer` (B1).
+fn send(
+    world: &SimpleCommunicator,
+    peer: Rank,
+    tag: Tag,
+    bytes: &[u8],
+    sending: &mut Vec<Sending>,
+) {
+    let buffer: *mut [u8] = Box::into_raw(bytes.to_vec().into_boxed_slice());
+    // SAFETY: `buffer` is a live allocation from `Box::into_raw` (dangling but valid for
+    // zero bytes when empty), freed only in `pump` once this send completes, so it outlives
+    // the request that borrows it.
+    let data: &'static [u8] = unsafe { &*buffer };
+    let request = world
+        .process_at_rank(peer)
+        .immediate_send_with_tag(StaticScope, data, tag);
+    sending.push(Sending {
+        request,
+        buffer,
+        peer,
+    });
+}
+
+/// B3: sleeps until a socket has something, or `backoff`.
+fn sleep(links: &[Link], backoff: Duration) {
+    let mut fds: Vec<libc::pollfd> = links
+        .iter()
+        .filter(|l| !l.lost && (!l.read_eof || !l.out.is_empty()))
+        .map(|l| libc::pollfd {
+            fd: l.sock.as_raw_fd(),
+            events: if l.read_eof { 0 } else { libc::POLLIN }
+                | if l.out.is_empty() { 0 } else { libc::POLLOUT },
+            revents: 0,
+        })
+        .collect();
+    let ms = backoff.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: poll(2) reads and writes `fds.len()` entries of a live vector.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
