@@ -462,11 +462,10 @@ impl Pool {
         if st.broken.is_some() {
             return;
         }
-        let e = self
-            .settings
-            .kind
-            .broken(self.settings.kind.break_reason(&reason));
-        st.broken = Some(e.to_string());
+        // The reason alone: a refused submit wraps it in the same kind again.
+        let reason = self.settings.kind.break_reason(&reason);
+        let e = self.settings.kind.broken(reason.clone());
+        st.broken = Some(reason);
         for w in &mut st.workers {
             for (_, (_, publish)) in w.inflight.drain() {
                 later.publish.push((publish, Reply::Failed(e.clone())));
