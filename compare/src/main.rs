@@ -10,6 +10,11 @@ use compare::{output, report, run};
 static GLOBAL: Counting = Counting;
 
 fn main() {
+    #[cfg(feature = "mpi")]
+    if std::env::args().nth(1).as_deref() == Some("--mpi-child") {
+        let quick = std::env::args().nth(2).as_deref() == Some("quick");
+        compare::workloads::mpi::child(quick);
+    }
     let s = Settings::from_args();
     let run = run::run(&s);
     print!("{}", report::summary(&s, &run));

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 /// The workload names a row may carry (CPython's lines are matched against them).
-pub const WORKLOADS: [&str; 9] = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "P", "floor"];
+pub const WORKLOADS: [&str; 10] = [
+    "W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "P", "floor", "M",
+];
 /// The units a row may carry.
 pub const UNITS: [&str; 7] = ["ns/task", "µs", "cores", "× ideal", "ms", "B/task", "ns"];
 

@@ -23,7 +23,7 @@ pub fn run(s: &Settings) -> Run {
     let mut notes = Vec::new();
     let mut python = s.python;
 
-    let steps_per_rep = ["W1", "W2", "W3", "W4", "W5", "W6a", "W6b", "P", "floor"]
+    let steps_per_rep = crate::results::WORKLOADS
         .iter()
         .filter(|x| s.runs(x))
         .count()
@@ -57,6 +57,17 @@ pub fn run(s: &Settings) -> Run {
         });
         step("P", "P our process pool", &mut |r| process::rep_p(s, r));
         step("floor", "the machine's floor", &mut floor::rep);
+        step(
+            "M",
+            "M the MPI executor beside the process pool",
+            &mut |r| {
+                if let Err(why) = mpi_rep(s, r) {
+                    if !notes.contains(&why) {
+                        notes.push(why);
+                    }
+                }
+            },
+        );
         if python {
             bar.set_message(format!("rep {}/{}: CPython", rep + 1, s.reps));
             let mut ran = cpython::run_rep(s, rep == 0, &mut r);
@@ -80,4 +91,15 @@ pub fn run(s: &Settings) -> Run {
     }
     bar.finish_and_clear();
     Run { results: r, notes }
+}
+
+/// The M rows, where the harness was built with them.
+#[cfg(feature = "mpi")]
+fn mpi_rep(s: &Settings, r: &mut Results) -> Result<(), String> {
+    crate::workloads::mpi::rep(s, r).map_err(|why| format!("MPI skipped: {why}"))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_rep(_: &Settings, _: &mut Results) -> Result<(), String> {
+    Err("MPI skipped: build the harness with --features mpi (docs/scale-out.md)".into())
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub mode: &'static str,
     /// The machine states W2 and W3 run in (the other workloads run as the machine is).
     pub states: Vec<crate::machine::MachineState>,
+    /// `--mpi`: the M rows only (the MPI executor beside the process pool).
+    pub mpi: bool,
 }
 
 /// The command line.
@@ -73,7 +75,7 @@ pub struct Args {
     #[arg(long, value_name = "PREFIXES", value_delimiter = ',', value_parser = prefix)]
     pub only: Option<Vec<String>>,
     /// Only these workloads: comma-separated, any case, from W1, W2, W3, W4, W5, W6a, W6b,
-    /// floor.
+    /// P, floor, and M (the MPI rows, as --mpi).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = workload)]
     pub workloads: Option<Vec<String>>,
     /// Workers per pool (every contender gets the same number).
@@ -88,6 +90,11 @@ pub struct Args {
     /// core beside it). Default: all three.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub states: Option<Vec<crate::machine::MachineState>>,
+    /// The MPI rows only (workload M): our MPI executor on 2, 3 and 5 ranks, launched by
+    /// the harness through mpirun, beside our process pool. Needs the harness built with
+    /// --features mpi and Open MPI installed (docs/scale-out.md).
+    #[arg(long)]
+    pub mpi: bool,
 }
 
 /// A contender prefix as `--only` compares it: trimmed, lowercase.
@@ -119,6 +126,10 @@ fn workers(s: &str) -> Result<usize, String> {
 
 impl From<Args> for Settings {
     fn from(a: Args) -> Settings {
+        let mpi = a.mpi
+            || a.workloads
+                .as_ref()
+                .is_some_and(|w| w.iter().any(|x| x == "m"));
         let s = Settings {
             reps: 5,
             workers: a.workers,
@@ -131,8 +142,13 @@ impl From<Args> for Settings {
             w6_all_n: 100_000,
             w6_drains: vec![1000, 2000, 4000],
             only: a.only,
-            workloads: a.workloads,
-            python: !a.no_python,
+            workloads: if mpi {
+                Some(vec!["m".to_owned()])
+            } else {
+                a.workloads
+            },
+            python: !a.no_python && !mpi,
+            mpi,
             mode: "default",
             states: a
                 .states
@@ -196,6 +212,10 @@ impl Settings {
 
     /// Whether `workload` runs.
     pub fn runs(&self, workload: &str) -> bool {
+        if workload.eq_ignore_ascii_case("M") {
+            // Only on request: it needs MPI.
+            return self.mpi;
+        }
         self.workloads
             .as_ref()
             .is_none_or(|w| w.iter().any(|x| x.eq_ignore_ascii_case(workload)))

@@ -18,10 +18,11 @@
 //!   two ranks on one tag; an empty `DATA` message is the end of the stream (a socket read
 //!   never yields zero bytes but at its end), after which the receiver shuts its socket's
 //!   write half, once everything before it is written.
-//! * B3 (idle): a pass that moves nothing counts as idle; after [`SPIN`] idle passes the
-//!   pump sleeps in `poll(2)` on its sockets for at most the backoff (default 1 ms, as
-//!   mpi4py's), so a submit on the root wakes it at once, an MPI arrival waits at most the
-//!   backoff, and an idle rank does not burn a core.
+//! * B3 (idle): for [`SPIN`] after it last moved anything the pump only yields; then it
+//!   sleeps in `poll(2)` on its sockets, 1 µs at first, doubling with each idle pass up to
+//!   the backoff (default 1 ms, as mpi4py's). So a submit on the root wakes it at
+//!   once, an MPI arrival soon after the last one is seen within microseconds and one
+//!   after a long quiet within the backoff, and an idle rank does not burn a core.
 //! * B4 (heartbeat): a worker rank sends an empty [`HEARTBEAT`] message every interval,
 //!   from this thread, so it beats while a task runs. The root counts any message as a
 //!   sign of life; a rank silent for longer than the limit is *lost*: its reason is
@@ -50,8 +51,11 @@ pub(super) const DATA: Tag = 1;
 /// A worker rank's sign of life (B4).
 pub(super) const HEARTBEAT: Tag = 2;
 
-/// Idle passes before the pump sleeps (B3).
-const SPIN: u32 = 64;
+/// How long the pump only yields after it last moved something, before it sleeps (B3).
+/// Measured on 2 ranks bound to a core each (`docs/scale-out.md`): 50 µs left the round
+/// trip at 250–310 µs, where 1 ms gives 24 µs, and a yield costs the task thread sharing
+/// the core nothing (200 × 100 µs of CPU took 22 ms against 21 ms ideal).
+const SPIN: Duration = Duration::from_millis(1);
 /// The most bytes one message carries.
 const CHUNK: usize = 1 << 20;
 
@@ -136,6 +140,7 @@ pub(crate) fn pump(
     let mut sending: Vec<Sending> = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     let mut idle = 0u32;
+    let mut busy = Instant::now();
     let mut last_beat = Instant::now();
     let started = Instant::now();
     loop {
@@ -256,13 +261,16 @@ pub(crate) fn pump(
         }
         if moved {
             idle = 0;
+            busy = Instant::now();
+        } else if busy.elapsed() < SPIN {
+            std::thread::yield_now();
         } else {
+            // B3: 1 µs, doubling, up to the backoff.
+            sleep(
+                &links,
+                Duration::from_micros(1 << idle.min(30)).min(pace.backoff),
+            );
             idle += 1;
-            if idle < SPIN {
-                std::thread::yield_now();
-            } else {
-                sleep(&links, pace.backoff);
-            }
         }
     }
 }
@@ -329,8 +337,8 @@ fn send(
     });
 }
 
-/// B3: sleeps until a socket has something, or `backoff`.
-fn sleep(links: &[Link], backoff: Duration) {
+/// B3: sleeps until a socket has something, or for `nap`.
+fn sleep(links: &[Link], nap: Duration) {
     let mut fds: Vec<libc::pollfd> = links
         .iter()
         .filter(|l| !l.lost && (!l.read_eof || !l.out.is_empty()))
@@ -341,9 +349,29 @@ fn sleep(links: &[Link], backoff: Duration) {
             revents: 0,
         })
         .collect();
-    let ms = backoff.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-    // SAFETY: poll(2) reads and writes `fds.len()` entries of a live vector.
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    #[cfg(target_os = "linux")]
+    {
+        let timeout = libc::timespec {
+            tv_sec: nap.as_secs() as libc::time_t,
+            tv_nsec: nap.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: ppoll(2) reads and writes `fds.len()` entries of a live vector and reads
+        // the timeout it is given; a null signal mask leaves the mask as it is.
+        unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                &timeout,
+                std::ptr::null(),
+            )
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let ms = nap.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll(2) reads and writes `fds.len()` entries of a live vector.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

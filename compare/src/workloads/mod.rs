@@ -2,6 +2,8 @@
 //! `rep` that runs it once for every selected contender and adds the rows.
 
 pub mod floor;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod process;
 pub mod w1;
 pub mod w2;
