@@ -12,7 +12,8 @@
 //! rank (M4).
 //!
 //! With an argument, it runs one failure scenario instead (`.ci/mpi` checks each):
-//! * `lost`: a task stops its own rank (SIGSTOP); within the short `lost_after` its future
+//! * `lost`: a task that runs past the short `lost_after` is not taken for a loss (the
+//!   heartbeat); then a task stops its own rank (SIGSTOP); within `lost_after` its future
 //!   and the other queued ones fail with `BrokenExecutor` naming the rank, later submits
 //!   are refused, and the root lives on to print `lost: ok` (then its exit ends the job).
 //! * `abort`: a task aborts its rank; `mpirun` ends the whole job.
@@ -91,6 +92,12 @@ task! {
 task! {
     fn gives_undecodable(x: u8) -> Undecodable {
         Undecodable(x)
+    }
+}
+
+task! {
+    fn nap_ms(ms: u64) -> () {
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
@@ -351,6 +358,11 @@ fn lost() {
         .build()
         .unwrap();
     assert!(ex.workers() >= 2, "run with -n 3 or more");
+    // A task that runs past `lost_after` is no loss: its rank's heartbeat goes on (B4).
+    let long = ex.submit_task(nap_ms, 3_000).unwrap();
+    long.result_timeout(LONG)
+        .expect("a long task is not a lost rank");
+    assert!(!ex.is_broken());
     let t = Instant::now();
     let stopped = ex.submit_task(stop_my_rank, ()).unwrap();
     let e = stopped.exception_timeout(LONG).unwrap().expect("broken");

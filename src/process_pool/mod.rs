@@ -16,6 +16,11 @@
 //! call queue. The call goes to the worker's writer thread as one frame; the worker's reply
 //! comes back on its reader thread, which publishes the outcome.
 //!
+//! A pool may also *attach* workers it did not start (`worker::Launch::Attach`): the MPI
+//! executor's ranks (`src/mpi/`). Their channel is a socket pair like a process's, so every
+//! rule below holds for them too; only how they end (C2 of `child.rs`) and what a break
+//! says (`BrokenExecutor`) differ.
+//!
 //! # Pool rules
 //!
 //! * R1: every state change (a submit, a reply, a worker's handshake or end, a shutdown)
