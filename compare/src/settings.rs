@@ -142,10 +142,10 @@ impl From<Args> for Settings {
             w6_all_n: 100_000,
             w6_drains: vec![1000, 2000, 4000],
             only: a.only,
-            workloads: if mpi {
-                Some(vec!["m".to_owned()])
-            } else {
-                a.workloads
+            // `--mpi` alone is the M rows only; `--workloads` with M runs what it lists.
+            workloads: match a.workloads {
+                None if mpi => Some(vec!["m".to_owned()]),
+                w => w,
             },
             python: !a.no_python && !mpi,
             mpi,

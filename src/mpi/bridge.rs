@@ -10,10 +10,13 @@
 //! unchanged.
 //!
 //! Rules of the pump:
-//! * B1 (no MPI call blocks): sends are `MPI_Isend`, completed by `MPI_Test`; messages are
-//!   found with `MPI_Improbe` and received only once matched; link sockets are
-//!   non-blocking. So two ranks sending each other large messages at once cannot deadlock
-//!   (each keeps receiving), which a blocking `MPI_Send` in rendezvous mode would.
+//! * B1 (no MPI call blocks): sends are `MPI_Isend` and receives `MPI_Imrecv` of a message
+//!   `MPI_Improbe` matched, each completed by `MPI_Test`; link sockets are non-blocking. So
+//!   two ranks sending each other large messages at once cannot deadlock (each keeps
+//!   receiving), which a blocking `MPI_Send` in rendezvous mode would, and a rank that
+//!   stops in the middle of a large message stalls only its own link. A buffer MPI reads
+//!   or writes is freed only once its request completed, and never if it does not (a
+//!   lost rank's): it is left to the exit.
 //! * B2 (order): a link's bytes travel as [`DATA`] messages, which MPI keeps in order between
 //!   two ranks on one tag; an empty `DATA` message is the end of the stream (a socket read
 //!   never yields zero bytes but at its end), after which the receiver shuts its socket's
@@ -27,21 +30,27 @@
 //!   from this thread, so it beats while a task runs. The root counts any message as a
 //!   sign of life; a rank silent for longer than the limit is *lost*: its reason is
 //!   recorded first, then its link is cut, so the pool's reader sees its end and the pool
-//!   breaks with that reason (R4). A lost rank is never waited for again.
+//!   breaks with that reason (R4). A lost rank is never waited for again. Ranks are judged
+//!   only once every queued message is seen (a root that was paused finds their heartbeats
+//!   first), and a rank that sent its end marker is not judged (it beats no more).
+//!   A heartbeat proves that the rank's process runs, not that its task does: a task
+//!   stuck in a loop keeps its rank alive; `shutdown_timeout` bounds the wait for it.
 //! * B5 (the end): the pump ends once every link is closed both ways and every send is
 //!   complete, and then finalizes MPI. If a rank was lost it does not finalize (that would
 //!   wait for the lost rank forever): this process's exit then ends the job, as MPI does
-//!   for any rank that exits without finalizing.
+//!   for any rank that exits without finalizing. Since the job cannot end cleanly after a
+//!   loss, every other link is cut at once too, so a shutdown does not wait for the calls
+//!   the other ranks still run (their futures have failed with the break).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mpi::Tag;
-use mpi::point_to_point::MatchedReceiveVec;
+use mpi::datatype::Equivalence;
 use mpi::request::{Request, StaticScope};
 use mpi::topology::{Communicator, Rank, SimpleCommunicator};
 use mpi::traits::{Destination, Source};
@@ -82,18 +91,27 @@ pub(crate) struct Shared {
 struct Link {
     peer: Rank,
     sock: UnixStream,
-    /// Bytes from the peer still to write into the socket, and how much of the first is
-    /// written.
-    out: VecDeque<Vec<u8>>,
+    /// What the peer sent, in order (B2): receives in flight, then bytes still to write
+    /// into the socket.
+    incoming: VecDeque<Incoming>,
+    /// How much of the first complete buffer is written.
     out_at: usize,
     /// The socket's read end was reached, and the end marker sent (B2).
     read_eof: bool,
-    /// The peer's end marker came.
+    /// The peer's end marker was received (it may still wait behind data in `incoming`).
     peer_eof: bool,
     /// The socket's write half is shut.
     shut: bool,
     heard: Instant,
     lost: bool,
+}
+
+/// One message from the peer.
+enum Incoming {
+    /// A receive in flight into its buffer (B1), or its buffer once complete.
+    Data(Receiving),
+    /// The end marker (B2).
+    End,
 }
 
 impl Link {
@@ -102,7 +120,7 @@ impl Link {
         Ok(Link {
             peer,
             sock,
-            out: VecDeque::new(),
+            incoming: VecDeque::new(),
             out_at: 0,
             read_eof: false,
             peer_eof: false,
@@ -121,7 +139,47 @@ impl Link {
 struct Sending {
     request: Request<'static, [u8], StaticScope>,
     buffer: *mut [u8],
-    peer: Rank,
+}
+
+/// A receive of a matched message: its request (until complete), and the buffer it writes,
+/// owned again once the request completed (B1).
+struct Receiving {
+    request: Option<Request<'static, [u8], StaticScope>>,
+    buffer: *mut [u8],
+}
+
+impl Receiving {
+    /// Whether the bytes are all here.
+    fn complete(&mut self) -> bool {
+        match self.request.take().map(Request::test) {
+            None | Some(Ok(_)) => true,
+            Some(Err(request)) => {
+                self.request = Some(request);
+                false
+            }
+        }
+    }
+
+    /// The bytes, once complete.
+    fn bytes(&self) -> &[u8] {
+        debug_assert!(self.request.is_none());
+        // SAFETY: the receive completed (`request` is `None`), so MPI writes the buffer no
+        // more; it is a live allocation from `Box::into_raw`, freed only in `Drop`.
+        unsafe { &*self.buffer }
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        match self.request.take() {
+            // SAFETY: the receive completed, so MPI writes the buffer no more; it came from
+            // `Box::into_raw` and is freed only here.
+            None => drop(unsafe { Box::from_raw(self.buffer) }),
+            // Never completed (a lost rank): MPI may still write it, so it is left, and the
+            // request with it (rsmpi's request panics if dropped incomplete).
+            Some(request) => std::mem::forget(request),
+        }
+    }
 }
 
 /// The pump of one rank. `links` are the peers it serves (the root: every other rank; a
@@ -144,6 +202,8 @@ pub(crate) fn pump(
     let mut last_beat = Instant::now();
     let started = Instant::now();
     loop {
+        // Only a link's bytes count as work: heartbeats alone never keep the pump spinning
+        // (B3).
         let mut moved = false;
         // The pool cut these off (a protocol failure): lost from now on.
         for rank in std::mem::take(&mut *lock(&shared.cut)) {
@@ -155,15 +215,14 @@ pub(crate) fn pump(
         for l in links.iter_mut().filter(|l| !l.read_eof && !l.lost) {
             loop {
                 match l.sock.read(&mut buf) {
-                    Ok(0) => {
-                        send(world, l.peer, DATA, &[], &mut sending);
-                        l.read_eof = true;
-                        moved = true;
-                        break;
-                    }
                     Ok(n) => {
+                        // n == 0: the end of the stream, sent as the end marker (B2).
                         send(world, l.peer, DATA, &buf[..n], &mut sending);
                         moved = true;
+                        if n == 0 {
+                            l.read_eof = true;
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -177,33 +236,51 @@ pub(crate) fn pump(
                 }
             }
         }
-        // MPI → the links' sockets.
+        // MPI → the links: every message found is matched and its receive started (B1).
+        let mut drained = false;
         for _ in 0..256 {
             let probe = match beats_to {
                 Some(root) => world.process_at_rank(root).immediate_matched_probe(),
                 None => world.any_process().immediate_matched_probe(),
             };
-            let Some(matched) = probe else { break };
-            let (bytes, status) = matched.matched_receive_vec::<u8>();
-            moved = true;
+            let Some((msg, status)) = probe else {
+                drained = true;
+                break;
+            };
+            let len = usize::try_from(status.count(u8::equivalent_datatype())).unwrap_or(0);
+            let buffer: *mut [u8] = Box::into_raw(vec![0u8; len].into_boxed_slice());
+            // SAFETY: `buffer` is a live allocation from `Box::into_raw` (dangling but valid
+            // for zero bytes), owned by the `Receiving` below, which frees it only once
+            // the receive completed (or never, if it does not).
+            let target: &'static mut [u8] = unsafe { &mut *buffer };
+            let request = msg.immediate_matched_receive_into(StaticScope, target);
+            let receiving = Receiving {
+                request: Some(request),
+                buffer,
+            };
             let Some(l) = links.iter_mut().find(|l| l.peer == status.source_rank()) else {
-                continue;
+                continue; // not a peer of this rank's (none sends here): left, unread
             };
             l.heard = Instant::now();
-            if status.tag() != DATA || l.lost {
+            if status.tag() != DATA {
+                drop(receiving_done(receiving)); // a heartbeat: empty, so complete at once
                 continue;
             }
-            if bytes.is_empty() {
+            if l.lost || l.peer_eof {
+                continue; // from a rank no longer listened to: left, unread
+            }
+            moved = true;
+            if len == 0 {
                 l.peer_eof = true;
+                l.incoming.push_back(Incoming::End);
             } else {
-                l.out.push_back(bytes);
+                l.incoming.push_back(Incoming::Data(receiving));
             }
         }
         for l in links.iter_mut().filter(|l| !l.shut && !l.lost) {
             moved |= flush(l);
         }
         // Sends that completed free their buffers (B1).
-        let before = sending.len();
         sending = sending
             .into_iter()
             .filter_map(|s| match s.request.test() {
@@ -217,28 +294,29 @@ pub(crate) fn pump(
                 Err(request) => Some(Sending { request, ..s }),
             })
             .collect();
-        moved |= sending.len() != before;
         // B4.
         if let Some(root) = beats_to {
             if last_beat.elapsed() >= pace.heartbeat && links.iter().any(|l| !l.done()) {
                 send(world, root, HEARTBEAT, &[], &mut sending);
                 last_beat = Instant::now();
             }
-        } else {
-            for l in links.iter_mut().filter(|l| !l.done()) {
+        } else if drained {
+            // Only once every queued message is seen: a root that was paused itself finds
+            // its ranks' heartbeats before it judges them. A rank that sent its end marker
+            // beats no more, and is not judged.
+            for l in links.iter_mut().filter(|l| !l.done() && !l.peer_eof) {
                 let silent = l.heard.elapsed();
                 if silent > pace.lost_after {
                     let why = if l.heard <= started {
                         format!(
-                            "rank {} never answered (nothing in {:.1} s): it did not build the \
-                             executor, or it is stuck",
+                            "rank {} never answered (nothing in {:.1} s)",
                             l.peer,
                             silent.as_secs_f64()
                         )
                     } else {
                         format!(
-                            "rank {} sent nothing for {:.1} s (its heartbeat stopped): it is \
-                             stopped, stuck outside Rust, or gone",
+                            "rank {} sent nothing for {:.1} s (its heartbeat stopped): its \
+                             process is stopped or cannot run",
                             l.peer,
                             silent.as_secs_f64()
                         )
@@ -247,13 +325,20 @@ pub(crate) fn pump(
                 }
             }
         }
-        // B5.
+        // B5: after a loss the job cannot end cleanly, so no link is waited for any more.
+        // Each says why the first was lost: whichever reader sees its end first names the
+        // break (R4).
+        if let Some(first) = links.iter().find(|l| l.lost).map(|l| l.peer) {
+            let cause = lock(&shared.lost).get(&first).cloned().unwrap_or_default();
+            for l in links.iter_mut().filter(|l| !l.done()) {
+                let why = format!("rank {} was cut off, since {cause}", l.peer);
+                lose(l, shared, why);
+            }
+        }
         let lost = links.iter().any(|l| l.lost);
-        let live_sends = sending
-            .iter()
-            .any(|s| links.iter().any(|l| l.peer == s.peer && !l.lost));
-        if links.iter().all(Link::done) && !live_sends {
-            // Sends to a lost rank may never complete: their buffers are left to the exit.
+        if links.iter().all(Link::done) && (lost || sending.is_empty()) {
+            // Sends to a lost rank may never complete: they and their buffers are left to
+            // the exit.
             for s in sending {
                 std::mem::forget(s.request);
             }
@@ -275,6 +360,14 @@ pub(crate) fn pump(
     }
 }
 
+/// Completes the receive of an empty message (a heartbeat), which the match made complete.
+fn receiving_done(mut r: Receiving) -> Receiving {
+    while !r.complete() {
+        std::hint::spin_loop();
+    }
+    r
+}
+
 /// Records why `l`'s rank is lost, then cuts its link (B4: the reason is there before the
 /// pool's reader sees the end).
 fn lose(l: &mut Link, shared: &Shared, why: String) {
@@ -283,35 +376,66 @@ fn lose(l: &mut Link, shared: &Shared, why: String) {
     let _ = l.sock.shutdown(std::net::Shutdown::Both);
 }
 
-/// Writes what the peer sent into the link's socket, as far as it takes it; shuts the
-/// write half after the end marker (B2). Whether anything moved.
+/// Writes what the peer sent into the link's socket, in order, as far as the socket takes
+/// it; shuts the write half at the end marker (B2). Whether anything moved.
 fn flush(l: &mut Link) -> bool {
     let mut moved = false;
-    while let Some(front) = l.out.front() {
-        match l.sock.write(&front[l.out_at..]) {
-            Ok(n) => {
-                moved = true;
-                l.out_at += n;
-                if l.out_at == front.len() {
-                    l.out.pop_front();
-                    l.out_at = 0;
-                }
+    loop {
+        match l.incoming.front_mut() {
+            None => return moved,
+            Some(Incoming::End) => {
+                l.incoming.clear();
+                let _ = l.sock.shutdown(std::net::Shutdown::Write);
+                l.shut = true;
+                return true;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                // The channel's end is gone: what it would have read is dropped.
-                l.out.clear();
-                l.out_at = 0;
+            Some(Incoming::Data(r)) => {
+                if !r.complete() {
+                    return moved;
+                }
+                let bytes = &r.bytes()[l.out_at..];
+                match send_nosignal(&l.sock, bytes) {
+                    Ok(n) => {
+                        moved = true;
+                        l.out_at += n;
+                        if n == bytes.len() {
+                            l.incoming.pop_front();
+                            l.out_at = 0;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        // The channel's end is gone: what it would have read is dropped,
+                        // up to the end marker.
+                        l.out_at = 0;
+                        while matches!(l.incoming.front(), Some(Incoming::Data(_))) {
+                            l.incoming.pop_front();
+                        }
+                    }
+                }
             }
         }
     }
-    if l.peer_eof {
-        let _ = l.sock.shutdown(std::net::Shutdown::Write);
-        l.shut = true;
-        moved = true;
+}
+
+/// `write(2)` with `MSG_NOSIGNAL`: a closed channel is an error, never a SIGPIPE.
+fn send_nosignal(sock: &UnixStream, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: send(2) reads `bytes.len()` bytes from a live slice, on a descriptor the
+    // stream owns for the call's duration.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
-    moved
 }
 
 /// Starts sending `bytes` to `peer` (B1).
@@ -330,22 +454,22 @@ fn send(
     let request = world
         .process_at_rank(peer)
         .immediate_send_with_tag(StaticScope, data, tag);
-    sending.push(Sending {
-        request,
-        buffer,
-        peer,
-    });
+    sending.push(Sending { request, buffer });
 }
 
 /// B3: sleeps until a socket has something, or for `nap`.
 fn sleep(links: &[Link], nap: Duration) {
     let mut fds: Vec<libc::pollfd> = links
         .iter()
-        .filter(|l| !l.lost && (!l.read_eof || !l.out.is_empty()))
+        .filter(|l| !l.lost && (!l.read_eof || !l.incoming.is_empty()))
         .map(|l| libc::pollfd {
             fd: l.sock.as_raw_fd(),
             events: if l.read_eof { 0 } else { libc::POLLIN }
-                | if l.out.is_empty() { 0 } else { libc::POLLOUT },
+                | if l.incoming.is_empty() {
+                    0
+                } else {
+                    libc::POLLOUT
+                },
             revents: 0,
         })
         .collect();

@@ -27,13 +27,20 @@
 //!   encoding.
 //! * M3 (failure): a task's panic or decode error is that future's exception, and the rank
 //!   serves on. A rank that dies ends the whole job (`mpirun` kills it: MPI has no per-rank
-//!   fault tolerance). A rank that stops answering (stopped, stuck outside Rust, or never
-//!   built the executor) is *lost* after [`MpiBuilder::lost_after`] without a word (B4): every
+//!   fault tolerance). A rank whose process stops answering (stopped, or its MPI thread
+//!   cannot run) is *lost* after [`MpiBuilder::lost_after`] without a word (B4): every
 //!   queued and running future then fails with `BrokenExecutor` naming the rank, later
 //!   submits are refused, and the root lives on; at its exit the job ends with a non-zero
-//!   code, since MPI cannot finalize with a lost rank.
+//!   code, since MPI cannot finalize with a lost rank. A rank that never builds the
+//!   executor keeps `MPI_Init` waiting on every rank: the build fails with
+//!   [`BuildError::Mpi`] after `lost_after` instead of hanging. A task stuck in a loop keeps
+//!   its rank's heartbeat going; [`MpiCommExecutor::shutdown_timeout`] bounds the wait for
+//!   it.
 //! * M4 (shutdown): a waiting shutdown (and dropping the last handle) tells every rank to
-//!   stop, waits for each to end, then finalizes MPI, so the job exits 0.
+//!   stop, waits for each to end, then finalizes MPI, so the job exits 0. The root must
+//!   do one of them before `main` returns: a handle kept in a static, or a
+//!   `shutdown(wait = false)` alone, leaves MPI unfinalized, and the job then ends with a
+//!   non-zero code.
 
 mod bridge;
 
@@ -84,6 +91,8 @@ use bridge::{Pace, Shared};
 pub struct MpiCommExecutor {
     pool: ProcessPoolExecutor,
     world: World,
+    /// The MPI thread, joined once every rank has ended (M4).
+    thread: Arc<Mutex<Option<JoinHandle<bool>>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +195,12 @@ impl MpiBuilder {
                 "lost_after must be longer than the heartbeat interval",
             ));
         }
+        if self.pace.backoff >= self.pace.heartbeat {
+            return Err(BuildError::InvalidArgument(
+                "backoff must be shorter than the heartbeat interval (a rank beats between \
+                 its sleeps)",
+            ));
+        }
         let bound = crate::thread_pool::checked_bound(self.max_queued, self.when_full)?;
         if BUILT.swap(true, Ordering::SeqCst) {
             return Err(BuildError::Mpi(
@@ -203,13 +218,22 @@ impl MpiBuilder {
             .name("concurrent-futures-mpi".into())
             .spawn(move || mpi_thread(info_tx, plan_rx, pace, pump_shared))
             .map_err(|e| BuildError::Mpi(format!("the MPI thread could not start: {e}")))?;
-        let world = match info_rx.recv() {
+        let world = match info_rx.recv_timeout(self.pace.lost_after) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(BuildError::Mpi(e));
             }
-            Err(_) => {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // MPI_Init waits for every rank of the job; the thread is left in it.
+                return Err(BuildError::Mpi(format!(
+                    "MPI did not start within {:.0} s (lost_after): MPI_Init waits for \
+                     every rank, so a rank of the job did not start or did not build the \
+                     executor",
+                    self.pace.lost_after.as_secs_f64()
+                )));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let _ = thread.join();
                 return Err(BuildError::Mpi(
                     "the MPI thread ended during start-up".into(),
@@ -249,10 +273,15 @@ impl MpiBuilder {
             // M2: the root serves itself.
             let attach = Box::new(|_key: u64| {
                 let (ours, theirs) = UnixStream::pair()?;
+                let channel = theirs.try_clone()?;
                 let server = std::thread::Builder::new()
                     .name("concurrent-futures-mpi-own-worker".into())
                     .spawn(move || serve_on(theirs, Serving::InProcess))?;
-                Ok((ours, Box::new(OwnWorker(Some(server))) as Box<dyn Attached>))
+                let worker = OwnWorker {
+                    server: Some(server),
+                    channel,
+                };
+                Ok((ours, Box::new(worker) as Box<dyn Attached>))
             });
             ProcessPoolExecutor::attached(1, attach, finisher, bound)
         } else {
@@ -276,7 +305,11 @@ impl MpiBuilder {
             });
             ProcessPoolExecutor::attached(ranks.len(), attach, finisher, bound)
         };
-        Ok(MpiCommExecutor { pool, world })
+        Ok(MpiCommExecutor {
+            pool,
+            world,
+            thread,
+        })
     }
 }
 
@@ -346,9 +379,11 @@ fn serve_rank(
     std::process::exit(code)
 }
 
+/// Waits for the MPI thread to end (and finalize). Joined under the lock, so a second
+/// caller returns only once it has ended too.
 fn join(thread: &Mutex<Option<JoinHandle<bool>>>) {
-    let handle = thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(handle) = handle {
+    let mut handle = thread.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(handle) = handle.take() {
         let _ = handle.join();
     }
 }
@@ -365,11 +400,12 @@ impl Attached for RankPeer {
     }
 
     fn ended(&mut self) -> String {
+        format!("rank {} ended", self.rank)
+    }
+
+    fn lost(&self) -> Option<String> {
         let lost = self.shared.lost.lock().unwrap_or_else(|e| e.into_inner());
-        match lost.get(&self.rank) {
-            Some(why) => why.clone(),
-            None => format!("rank {} ended", self.rank),
-        }
+        lost.get(&self.rank).cloned()
     }
 
     fn end(&mut self) {
@@ -378,8 +414,11 @@ impl Attached for RankPeer {
     }
 }
 
-/// M2: the root's own worker thread.
-struct OwnWorker(Option<JoinHandle<i32>>);
+/// M2: the root's own worker thread, and its end of the channel (to cut it off).
+struct OwnWorker {
+    server: Option<JoinHandle<i32>>,
+    channel: UnixStream,
+}
 
 impl Attached for OwnWorker {
     fn who(&self) -> String {
@@ -387,13 +426,20 @@ impl Attached for OwnWorker {
     }
 
     fn ended(&mut self) -> String {
-        if let Some(t) = self.0.take() {
+        if let Some(t) = self.server.take() {
             let _ = t.join();
         }
         "the root's own worker ended".into()
     }
 
-    fn end(&mut self) {}
+    fn lost(&self) -> Option<String> {
+        None
+    }
+
+    fn end(&mut self) {
+        // Its server sees the end and returns, so `ended` does not wait for it forever.
+        let _ = self.channel.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 impl MpiCommExecutor {
@@ -431,6 +477,36 @@ impl MpiCommExecutor {
     /// `true` once a rank was lost (M3).
     pub fn is_broken(&self) -> bool {
         self.pool.is_broken()
+    }
+
+    /// A shutdown with a bound (as
+    /// [`ProcessPoolExecutor::shutdown_timeout`]): `Ok` once every rank has ended and MPI
+    /// is finalized, or `Err` at `timeout` saying how many ranks still run a call. A heartbeat
+    /// shows that a rank's process runs, not that its task will end, so this is the bound
+    /// for a task stuck in a loop. After an `Err` the job cannot end cleanly: the root's
+    /// exit ends it, with a non-zero code.
+    ///
+    /// ```no_run
+    /// use concurrent_futures::MpiCommExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let executor = MpiCommExecutor::new().unwrap();
+    /// // ... submit tasks ...
+    /// if let Err(e) = executor.shutdown_timeout(false, Duration::from_secs(60)) {
+    ///     eprintln!("{e}");
+    ///     std::process::exit(1);
+    /// }
+    /// ```
+    pub fn shutdown_timeout(
+        &self,
+        cancel_futures: bool,
+        timeout: Duration,
+    ) -> Result<(), crate::ShutdownTimedOut> {
+        self.pool.shutdown_timeout(cancel_futures, timeout)?;
+        if !self.pool.on_reader_thread() {
+            join(&self.thread);
+        }
+        Ok(())
     }
 
     /// [`submit_task`](Executor::submit_task) that never waits for room in a bounded queue.

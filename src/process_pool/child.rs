@@ -215,6 +215,23 @@ pub(crate) fn serve_on(stream: UnixStream, mode: Serving) -> i32 {
         Ok(w) => w,
         Err(_) => return 3,
     };
+    /// In a process that lives on, however serving ends (an early return, a panic), the
+    /// channel is hung up both ways, so the reader thread and the far end both see the end.
+    struct HangUp(Option<UnixStream>);
+    impl Drop for HangUp {
+        fn drop(&mut self) {
+            if let Some(s) = &self.0 {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+    let _hang_up = HangUp(match mode {
+        Serving::Process => None,
+        Serving::InProcess => writer.try_clone().ok(),
+    });
+    // The reader's verdict when it is the one that ends serving (an in-process server).
+    let code = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let reader_code = code.clone();
     let ready = FromWorker::Ready {
         pid: std::process::id(),
         digest: registry_digest(),
@@ -229,6 +246,7 @@ pub(crate) fn serve_on(stream: UnixStream, mode: Serving) -> i32 {
         if mode == Serving::Process {
             exit(code);
         }
+        reader_code.store(code, Ordering::Relaxed);
     };
     let spawned = std::thread::Builder::new()
         .name("concurrent-futures-worker-reader".into())
@@ -290,7 +308,9 @@ pub(crate) fn serve_on(stream: UnixStream, mode: Serving) -> i32 {
             return code;
         }
     }
-    0
+    // ORDERING: Relaxed: the reader stores before it drops its sender, and the channel's
+    // disconnection, which ended `rx`, orders that store before this load.
+    code.load(Ordering::Relaxed)
 }
 
 /// One call of a named task: its encoded result, or what it raised (a panic, or an

@@ -39,8 +39,11 @@ pub(super) enum Peer {
 pub(crate) trait Attached: Send {
     /// Who it is, for messages: "rank 2".
     fn who(&self) -> String;
-    /// Its channel reached EOF: how it ended ("rank 2 ended", or why it was lost).
+    /// Its channel reached EOF: how it ended ("rank 2 ended").
     fn ended(&mut self) -> String;
+    /// Why its launcher gave it up, if it did ("rank 2 sent nothing for 60 s"): that is
+    /// what a break says, before anything the channel showed.
+    fn lost(&self) -> Option<String>;
     /// It broke the protocol: cut it off.
     fn end(&mut self);
 }
@@ -71,6 +74,22 @@ impl Launch {
 }
 
 impl Peer {
+    /// How long its handshake may take: a process's, [`HANDSHAKE`]; an attached worker's
+    /// launcher watches it itself (an MPI rank's `lost_after`).
+    fn handshake_timeout(&self) -> Option<Duration> {
+        match self {
+            Peer::Child(_) => Some(HANDSHAKE),
+            Peer::Attached(_) => None,
+        }
+    }
+
+    fn lost(&self) -> Option<String> {
+        match self {
+            Peer::Child(_) => None,
+            Peer::Attached(a) => a.lost(),
+        }
+    }
+
     fn who(&self) -> String {
         match self {
             Peer::Child(child) => format!("worker pid {}", child.id()),
@@ -258,9 +277,10 @@ fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut peer: Pee
         peer.end();
     }
     let how = peer.ended();
-    let ended = match &failure {
-        Err(why) => why.clone(),
-        Ok(()) => how,
+    let ended = match (&failure, peer.lost()) {
+        (_, Some(why)) => why,
+        (Err(why), None) => why.clone(),
+        (Ok(()), None) => how,
     };
     pool.on_exit(key, ended, failure.is_err());
 }
@@ -274,7 +294,7 @@ fn serve_replies(
     peer: &Peer,
 ) -> Result<(), String> {
     let who = peer.who();
-    handshake(stream, &who).and_then(|()| {
+    handshake(stream, &who, peer.handshake_timeout()).and_then(|()| {
         pool.on_ready(key);
         loop {
             match read_frame::<_, FromWorker>(stream) {
@@ -302,11 +322,11 @@ fn serve_replies(
     })
 }
 
-/// Reads the worker's first frame within [`HANDSHAKE`] and checks that it runs this binary's
+/// Reads the worker's first frame within `timeout` and checks that it runs this binary's
 /// task registry.
-fn handshake(stream: &mut UnixStream, who: &str) -> Result<(), String> {
+fn handshake(stream: &mut UnixStream, who: &str, timeout: Option<Duration>) -> Result<(), String> {
     stream
-        .set_read_timeout(Some(HANDSHAKE))
+        .set_read_timeout(timeout)
         .map_err(|e| format!("{who}: {e}"))?;
     let hello = read_frame::<_, FromWorker>(stream);
     stream
@@ -332,7 +352,7 @@ fn handshake(stream: &mut UnixStream, who: &str) -> Result<(), String> {
         {
             Err(format!(
                 "{who} did not answer its handshake within {} s",
-                HANDSHAKE.as_secs()
+                timeout.unwrap_or(HANDSHAKE).as_secs()
             ))
         }
         Err(e) => Err(format!("{who}: {e}")),
