@@ -296,7 +296,12 @@ pub(crate) fn pump(
             .collect();
         // B4.
         if let Some(root) = beats_to {
-            if last_beat.elapsed() >= pace.heartbeat && links.iter().any(|l| !l.done()) {
+            let due = plant!(
+                "heartbeat_not_sent",
+                false,
+                last_beat.elapsed() >= pace.heartbeat
+            );
+            if due && links.iter().any(|l| !l.done()) {
                 send(world, root, HEARTBEAT, &[], &mut sending);
                 last_beat = Instant::now();
             }
