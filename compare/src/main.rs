@@ -16,6 +16,14 @@ fn main() {
         compare::workloads::mpi::child(quick);
     }
     let s = Settings::from_args();
+    if s.mpi && !cfg!(feature = "mpi") {
+        eprintln!(
+            "--mpi needs the harness built with the MPI executor: \
+             cargo run --release -p compare --features mpi -- --mpi (Open MPI and libclang \
+             installed; docs/scale-out.md)"
+        );
+        std::process::exit(2);
+    }
     let run = run::run(&s);
     print!("{}", report::summary(&s, &run));
     output::write(&s, &run, &output::dir());
