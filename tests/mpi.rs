@@ -154,6 +154,7 @@ fn all_cases() {
         ("large_calls_both_ways_at_once_do_not_deadlock", large_calls),
         ("the_counts_add_up", counts),
         ("a_second_executor_is_refused", second_build),
+        ("an_idle_root_does_not_burn_a_core", idle_root),
     ];
     for (name, case) in cases {
         let t = Instant::now();
@@ -348,6 +349,35 @@ fn second_build(_ex: &MpiCommExecutor) {
         Err(BuildError::Mpi(why)) => assert!(why.contains("once per process"), "{why}"),
         other => panic!("a second executor: {other:?}"),
     }
+}
+
+/// This process's CPU time so far, all threads.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage(2) writes only into the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// B3: once quiet, the root's pump sleeps (at most the 1 ms backoff at a time), so two idle
+/// seconds cost it a small part of a core, not one.
+fn idle_root(ex: &MpiCommExecutor) {
+    ex.submit_task(square, 1)
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // past the spin after the last message
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = (cpu_time() - cpu).as_secs_f64() / wall.elapsed().as_secs_f64();
+    println!("  idle root: {:.1}% of a core", used * 100.0);
+    assert!(
+        used < 0.25,
+        "an idle root used {:.0}% of a core",
+        used * 100.0
+    );
 }
 
 /// The `lost` scenario (M3).

@@ -96,6 +96,9 @@ struct Link {
     incoming: VecDeque<Incoming>,
     /// How much of the first complete buffer is written.
     out_at: usize,
+    /// The socket would not take more of a complete buffer: the pump waits for it to be
+    /// writable (not for a receive still in flight, which `poll` cannot see).
+    socket_full: bool,
     /// The socket's read end was reached, and the end marker sent (B2).
     read_eof: bool,
     /// The peer's end marker was received (it may still wait behind data in `incoming`).
@@ -122,6 +125,7 @@ impl Link {
             sock,
             incoming: VecDeque::new(),
             out_at: 0,
+            socket_full: false,
             read_eof: false,
             peer_eof: false,
             shut: false,
@@ -207,7 +211,7 @@ pub(crate) fn pump(
         let mut moved = false;
         // The pool cut these off (a protocol failure): lost from now on.
         for rank in std::mem::take(&mut *lock(&shared.cut)) {
-            if let Some(l) = links.iter_mut().find(|l| l.peer == rank) {
+            if let Some(l) = links.iter_mut().find(|l| l.peer == rank && !l.done()) {
                 lose(l, shared, format!("rank {rank} was cut off by the root"));
             }
         }
@@ -271,6 +275,7 @@ pub(crate) fn pump(
             }
             moved = true;
             if len == 0 {
+                drop(receiving_done(receiving)); // empty: complete at once
                 l.peer_eof = true;
                 l.incoming.push_back(Incoming::End);
             } else {
@@ -301,7 +306,9 @@ pub(crate) fn pump(
                 false,
                 last_beat.elapsed() >= pace.heartbeat
             );
-            if due && links.iter().any(|l| !l.done()) {
+            // Not once its own end marker is sent: the root judges it no more, and a beat it
+            // would not read must not be left unmatched at the finalize.
+            if due && links.iter().any(|l| !l.read_eof && !l.lost) {
                 send(world, root, HEARTBEAT, &[], &mut sending);
                 last_beat = Instant::now();
             }
@@ -365,7 +372,8 @@ pub(crate) fn pump(
     }
 }
 
-/// Completes the receive of an empty message (a heartbeat), which the match made complete.
+/// Completes the receive of an empty message (a heartbeat, an end marker), which the match
+/// made complete.
 fn receiving_done(mut r: Receiving) -> Receiving {
     while !r.complete() {
         std::hint::spin_loop();
@@ -385,6 +393,7 @@ fn lose(l: &mut Link, shared: &Shared, why: String) {
 /// it; shuts the write half at the end marker (B2). Whether anything moved.
 fn flush(l: &mut Link) -> bool {
     let mut moved = false;
+    l.socket_full = false;
     loop {
         match l.incoming.front_mut() {
             None => return moved,
@@ -408,7 +417,10 @@ fn flush(l: &mut Link) -> bool {
                             l.out_at = 0;
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return moved,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        l.socket_full = true;
+                        return moved;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
                         // The channel's end is gone: what it would have read is dropped,
@@ -466,15 +478,11 @@ fn send(
 fn sleep(links: &[Link], nap: Duration) {
     let mut fds: Vec<libc::pollfd> = links
         .iter()
-        .filter(|l| !l.lost && (!l.read_eof || !l.incoming.is_empty()))
+        .filter(|l| !l.lost && (!l.read_eof || l.socket_full))
         .map(|l| libc::pollfd {
             fd: l.sock.as_raw_fd(),
             events: if l.read_eof { 0 } else { libc::POLLIN }
-                | if l.incoming.is_empty() {
-                    0
-                } else {
-                    libc::POLLOUT
-                },
+                | if l.socket_full { libc::POLLOUT } else { 0 },
             revents: 0,
         })
         .collect();

@@ -24,7 +24,7 @@
 //!   one executor is built per run; a second build is refused.
 //! * M2: with one rank (`mpirun -n 1`, or no `mpirun`), there is no one to serve: the root
 //!   serves its own tasks on one thread of its own, through the same channel and
-//!   encoding.
+//!   encoding. MPI then has nothing to carry, and is finalized at once.
 //! * M3 (failure): a task's panic or decode error is that future's exception, and the rank
 //!   serves on. A rank that dies ends the whole job (`mpirun` kills it: MPI has no per-rank
 //!   fault tolerance). A rank whose process stops answering (stopped, or its MPI thread
@@ -33,7 +33,7 @@
 //!   submits are refused, and the root lives on; at its exit the job ends with a non-zero
 //!   code, since MPI cannot finalize with a lost rank. A rank that never builds the
 //!   executor keeps `MPI_Init` waiting on every rank: the build fails with
-//!   [`BuildError::Mpi`] after `lost_after` instead of hanging. A task stuck in a loop keeps
+//!   [`BuildError::Mpi`] after `max(lost_after, 60 s)` instead of hanging. A task stuck in a loop keeps
 //!   its rank's heartbeat going; [`MpiCommExecutor::shutdown_timeout`] bounds the wait for
 //!   it.
 //! * M4 (shutdown): a waiting shutdown (and dropping the last handle) tells every rank to
@@ -46,7 +46,7 @@ mod bridge;
 
 use std::fmt;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -139,7 +139,14 @@ impl Default for MpiBuilder {
 }
 
 /// M1: MPI was initialized by this process already.
-static BUILT: AtomicBool = AtomicBool::new(false);
+static BUILT: AtomicU8 = AtomicU8::new(NOT_BUILT);
+const NOT_BUILT: u8 = 0;
+const BUILT_ONCE: u8 = 1;
+/// A build gave up waiting for `MPI_Init`, whose thread is still in it.
+const STUCK_IN_INIT: u8 = 2;
+
+/// The least time a build waits for `MPI_Init`, which waits for every rank of the job.
+const START_WITHIN: Duration = Duration::from_secs(60);
 
 impl MpiBuilder {
     /// The rank that gets the executor (default 0). Every rank must give the same.
@@ -183,7 +190,9 @@ impl MpiBuilder {
 
     /// Collective: every rank of `MPI_COMM_WORLD` calls it. On the root it returns the
     /// executor; on every other rank it serves until the root shuts down, then ends the
-    /// process with exit code 0, and never returns.
+    /// process with exit code 0, and returns only with an `Err` from start-up (a bad
+    /// option, MPI not starting within `max(lost_after, 60 s)`, a thread level below
+    /// Funneled), which every rank then gets alike.
     pub fn build(self) -> Result<MpiCommExecutor, BuildError> {
         if self.pace.heartbeat.is_zero() || self.pace.backoff.is_zero() {
             return Err(BuildError::InvalidArgument(
@@ -202,12 +211,22 @@ impl MpiBuilder {
             ));
         }
         let bound = crate::thread_pool::checked_bound(self.max_queued, self.when_full)?;
-        if BUILT.swap(true, Ordering::SeqCst) {
-            return Err(BuildError::Mpi(
-                "MPI is initialized once per process, and an MpiCommExecutor was built \
-                 already: build one per run and share its handle (it is Clone)"
-                    .into(),
-            ));
+        match BUILT.compare_exchange(NOT_BUILT, BUILT_ONCE, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => {}
+            Err(STUCK_IN_INIT) => {
+                return Err(BuildError::Mpi(
+                    "an earlier build gave up waiting for MPI_Init, which is still waiting \
+                     for the other ranks: end this process (and the job)"
+                        .into(),
+                ));
+            }
+            Err(_) => {
+                return Err(BuildError::Mpi(
+                    "MPI is initialized once per process, and an MpiCommExecutor was built \
+                     already: build one per run and share its handle (it is Clone)"
+                        .into(),
+                ));
+            }
         }
         let shared = Arc::new(Shared::default());
         let (info_tx, info_rx) = mpsc::channel::<Result<World, String>>();
@@ -218,7 +237,8 @@ impl MpiBuilder {
             .name("concurrent-futures-mpi".into())
             .spawn(move || mpi_thread(info_tx, plan_rx, pace, pump_shared))
             .map_err(|e| BuildError::Mpi(format!("the MPI thread could not start: {e}")))?;
-        let world = match info_rx.recv_timeout(self.pace.lost_after) {
+        let start_within = self.pace.lost_after.max(START_WITHIN);
+        let world = match info_rx.recv_timeout(start_within) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -226,11 +246,12 @@ impl MpiBuilder {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // MPI_Init waits for every rank of the job; the thread is left in it.
+                BUILT.store(STUCK_IN_INIT, Ordering::SeqCst);
                 return Err(BuildError::Mpi(format!(
-                    "MPI did not start within {:.0} s (lost_after): MPI_Init waits for \
-                     every rank, so a rank of the job did not start or did not build the \
-                     executor",
-                    self.pace.lost_after.as_secs_f64()
+                    "MPI did not start within {:.0} s: MPI_Init waits for every rank, so a \
+                     rank of the job did not start or did not build the executor; end this \
+                     process (and the job)",
+                    start_within.as_secs_f64()
                 )));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -408,7 +429,12 @@ impl Attached for RankPeer {
         lost.get(&self.rank).cloned()
     }
 
-    fn end(&mut self) {
+    fn end(&mut self, why: &str) {
+        // The reason first (B4): the pump's cut, and the cuts of the other links that
+        // follow a loss, then name it.
+        let mut lost = self.shared.lost.lock().unwrap_or_else(|e| e.into_inner());
+        lost.entry(self.rank).or_insert_with(|| why.to_owned());
+        drop(lost);
         let mut cut = self.shared.cut.lock().unwrap_or_else(|e| e.into_inner());
         cut.push(self.rank);
     }
@@ -436,7 +462,7 @@ impl Attached for OwnWorker {
         None
     }
 
-    fn end(&mut self) {
+    fn end(&mut self, _why: &str) {
         // Its server sees the end and returns, so `ended` does not wait for it forever.
         let _ = self.channel.shutdown(std::net::Shutdown::Both);
     }

@@ -17,7 +17,8 @@
 //! * C2: it exits as soon as its channel reaches EOF, whatever it is doing: the pool closed
 //!   it, or the parent died. The exit never waits on a lock a task may hold. A server in a
 //!   process that lives on ([`Serving::InProcess`]: an MPI rank, the MPI root's own worker)
-//!   stops at EOF once its running call is over, and [`serve_on`] returns.
+//!   stops at EOF once its running call, and the one pipelined behind it that it had
+//!   already read, are over, and [`serve_on`] returns.
 //! * C3: stdout and stderr are the parent's; the protocol never touches them. Task panics
 //!   are captured (message, location, backtrace text) and sent back; the panic hook prints
 //!   nothing for them. SIGPIPE is ignored, as in any Rust `main`, so a task writing to a

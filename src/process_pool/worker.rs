@@ -44,8 +44,9 @@ pub(crate) trait Attached: Send {
     /// Why its launcher gave it up, if it did ("rank 2 sent nothing for 60 s"): that is
     /// what a break says, before anything the channel showed.
     fn lost(&self) -> Option<String>;
-    /// It broke the protocol: cut it off.
-    fn end(&mut self);
+    /// It broke the protocol (`why`): cut it off. What it is lost for from then on is
+    /// `why`, so that whichever reader breaks the pool first names the real cause.
+    fn end(&mut self, why: &str);
 }
 
 /// How a pool gets its workers.
@@ -97,13 +98,13 @@ impl Peer {
         }
     }
 
-    /// A worker that broke the protocol may still run: end it.
-    fn end(&mut self) {
+    /// A worker that broke the protocol (`why`) may still run: end it.
+    fn end(&mut self, why: &str) {
         match self {
             Peer::Child(child) => {
                 let _ = child.kill();
             }
-            Peer::Attached(a) => a.end(),
+            Peer::Attached(a) => a.end(why),
         }
     }
 
@@ -273,8 +274,8 @@ fn read_replies(pool: Arc<Pool>, key: u64, mut stream: UnixStream, mut peer: Pee
     });
     // From here the pid may be reaped: the pool must not signal it any more.
     pool.on_eof(key);
-    if failure.is_err() {
-        peer.end();
+    if let Err(why) = &failure {
+        peer.end(why);
     }
     let how = peer.ended();
     let ended = match (&failure, peer.lost()) {
