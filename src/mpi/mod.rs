@@ -148,6 +148,23 @@ const STUCK_IN_INIT: u8 = 2;
 /// The least time a build waits for `MPI_Init`, which waits for every rank of the job.
 const START_WITHIN: Duration = Duration::from_secs(60);
 
+/// Each option, with the type's example showing them together:
+///
+/// ```no_run
+/// use concurrent_futures::{MpiCommExecutor, WhenFull};
+/// use std::time::Duration;
+///
+/// let executor = MpiCommExecutor::builder()
+///     .root(0)
+///     .heartbeat(Duration::from_secs(1))
+///     .lost_after(Duration::from_secs(300)) // a slow-starting allocation
+///     .backoff(Duration::from_micros(500))
+///     .max_queued(10_000)
+///     .when_full(WhenFull::Block { timeout: None })
+///     .build()
+///     .unwrap();
+/// # drop(executor);
+/// ```
 impl MpiBuilder {
     /// The rank that gets the executor (default 0). Every rank must give the same.
     pub fn root(mut self, rank: i32) -> Self {
@@ -469,17 +486,28 @@ impl Attached for OwnWorker {
 }
 
 impl MpiCommExecutor {
-    /// Collective, with the default options: see [`MpiBuilder::build`].
+    /// Collective, with the default options: see [`MpiBuilder::build`], and the type's
+    /// example.
     pub fn new() -> Result<Self, BuildError> {
         Self::builder().build()
     }
 
-    /// An [`MpiBuilder`], for the other options.
+    /// An [`MpiBuilder`], for the other options (its example shows them).
     pub fn builder() -> MpiBuilder {
         MpiBuilder::default()
     }
 
-    /// This rank (the root's) in `MPI_COMM_WORLD`.
+    /// This rank (the root's) in `MPI_COMM_WORLD`; with [`world_size`](Self::world_size)
+    /// and [`workers`](Self::workers), what the job looks like from the root.
+    ///
+    /// ```no_run
+    /// use concurrent_futures::MpiCommExecutor;
+    ///
+    /// // mpirun -n 4 this-program
+    /// let executor = MpiCommExecutor::new().unwrap();
+    /// assert_eq!(executor.rank(), 0);
+    /// assert_eq!((executor.world_size(), executor.workers()), (4, 3));
+    /// ```
     pub fn rank(&self) -> i32 {
         self.world.rank
     }
@@ -496,11 +524,27 @@ impl MpiCommExecutor {
 
     /// The executor's counts, as [`ProcessPoolExecutor::metrics`] gives them, with ranks
     /// for worker processes.
+    ///
+    /// ```no_run
+    /// use concurrent_futures::{Executor, MpiCommExecutor, task};
+    ///
+    /// task! {
+    ///     fn double(x: u32) -> u32 {
+    ///         2 * x
+    ///     }
+    /// }
+    ///
+    /// let executor = MpiCommExecutor::new().unwrap();
+    /// executor.submit_task(double, 21).unwrap().result().unwrap();
+    /// let m = executor.metrics();
+    /// assert_eq!((m.submitted, m.completed), (1, 1));
+    /// assert!(!executor.is_broken());
+    /// ```
     pub fn metrics(&self) -> PoolMetrics {
         self.pool.metrics()
     }
 
-    /// `true` once a rank was lost (M3).
+    /// `true` once a rank was lost (M3); see [`metrics`](Self::metrics) for an example.
     pub fn is_broken(&self) -> bool {
         self.pool.is_broken()
     }
@@ -535,7 +579,25 @@ impl MpiCommExecutor {
         Ok(())
     }
 
-    /// [`submit_task`](Executor::submit_task) that never waits for room in a bounded queue.
+    /// [`submit_task`](Executor::submit_task) that never waits for room in a bounded queue
+    /// ([`MpiBuilder::max_queued`]): a full one refuses with [`SubmitError::Full`].
+    ///
+    /// ```no_run
+    /// use concurrent_futures::{MpiCommExecutor, SubmitError, task};
+    ///
+    /// task! {
+    ///     fn double(x: u32) -> u32 {
+    ///         2 * x
+    ///     }
+    /// }
+    ///
+    /// let executor = MpiCommExecutor::builder().max_queued(1_000).build().unwrap();
+    /// match executor.try_submit_task(double, 21) {
+    ///     Ok(f) => assert_eq!(*f.result().unwrap(), 42),
+    ///     Err(SubmitError::Full { max_queued }) => eprintln!("{max_queued} calls wait already"),
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
     pub fn try_submit_task<F, A, R>(&self, f: F, arg: A) -> Result<Future<R>, SubmitError>
     where
         F: Fn(A) -> R + Send + Sync + 'static,

@@ -149,28 +149,35 @@ impl ProcessPoolBuilder {
         };
         let initializer = self.initializer.transpose()?;
         let bound = crate::thread_pool::checked_bound(self.max_queued, self.when_full)?;
+        Ok(ProcessPoolExecutor::with(Settings {
+            max_workers,
+            max_tasks_per_child: self.max_tasks_per_child,
+            launch: worker::Launch::Exec(executable),
+            kind: Kind::Processes,
+            finisher: None,
+            initializer,
+            bound,
+        }))
+    }
+}
+
+impl ProcessPoolExecutor {
+    /// The pool these settings describe, registered (R7); no worker starts yet.
+    fn with(settings: Settings) -> Self {
         // A `CallerRuns` call runs here: its panic is captured quietly, as in a worker.
         crate::unwind::install_hook();
         let pool = Arc::new(Pool {
             id: crate::context::new_id(),
-            settings: Settings {
-                max_workers,
-                max_tasks_per_child: self.max_tasks_per_child,
-                launch: worker::Launch::Exec(executable),
-                kind: Kind::Processes,
-                finisher: None,
-                initializer,
-                bound,
-            },
+            settings,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             room: Condvar::new(),
             counts: Counts::default(),
         });
         registry::add(&pool);
-        Ok(ProcessPoolExecutor {
+        ProcessPoolExecutor {
             handle: Arc::new(Handle { pool }),
-        })
+        }
     }
 }
 
@@ -185,28 +192,17 @@ impl ProcessPoolExecutor {
         finisher: Box<dyn Fn() + Send + Sync>,
         bound: Option<(usize, WhenFull)>,
     ) -> Self {
-        crate::unwind::install_hook();
-        let pool = Arc::new(Pool {
-            id: crate::context::new_id(),
-            settings: Settings {
-                max_workers: workers,
-                max_tasks_per_child: None,
-                launch: worker::Launch::Attach(attach),
-                kind: Kind::Ranks,
-                finisher: Some(finisher),
-                initializer: None,
-                bound,
-            },
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-            room: Condvar::new(),
-            counts: Counts::default(),
+        let executor = Self::with(Settings {
+            max_workers: workers,
+            max_tasks_per_child: None,
+            launch: worker::Launch::Attach(attach),
+            kind: Kind::Ranks,
+            finisher: Some(finisher),
+            initializer: None,
+            bound,
         });
-        registry::add(&pool);
-        pool.start_all();
-        ProcessPoolExecutor {
-            handle: Arc::new(Handle { pool }),
-        }
+        executor.handle.pool.start_all();
+        executor
     }
 
     /// Whether this thread is one of the pool's reader threads (a callback's), where a
