@@ -205,7 +205,7 @@ impl Exception {
         Self::broken(BrokenKind::Executor, reason)
     }
 
-    pub(crate) fn broken(kind: BrokenKind, reason: impl Into<String>) -> Self {
+    fn broken(kind: BrokenKind, reason: impl Into<String>) -> Self {
         Exception(Arc::new(Repr::Broken {
             kind,
             reason: reason.into(),

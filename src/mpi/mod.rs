@@ -61,6 +61,7 @@ use crate::executor::{Executor, Map, MapOptions, Shutdown};
 use crate::future::Future;
 use crate::process_pool::child::{Serving, serve_on};
 use crate::process_pool::{Attached, ProcessPoolExecutor};
+use crate::sync::lock;
 use crate::thread_pool::{PoolMetrics, WhenFull};
 use bridge::{Pace, Shared};
 
@@ -326,11 +327,7 @@ impl MpiBuilder {
             let ends = Mutex::new(ends);
             let shared = shared.clone();
             let attach = Box::new(move |key: u64| {
-                let taken = ends
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_mut(key as usize)
-                    .and_then(Option::take);
+                let taken = lock(&ends).get_mut(key as usize).and_then(Option::take);
                 let (rank, ours) =
                     taken.ok_or_else(|| std::io::Error::other("no rank left to attach"))?;
                 Ok((
@@ -420,7 +417,7 @@ fn serve_rank(
 /// Waits for the MPI thread to end (and finalize). Joined under the lock, so a second
 /// caller returns only once it has ended too.
 fn join(thread: &Mutex<Option<JoinHandle<bool>>>) {
-    let mut handle = thread.lock().unwrap_or_else(|e| e.into_inner());
+    let mut handle = lock(thread);
     if let Some(handle) = handle.take() {
         let _ = handle.join();
     }
@@ -442,17 +439,17 @@ impl Attached for RankPeer {
     }
 
     fn lost(&self) -> Option<String> {
-        let lost = self.shared.lost.lock().unwrap_or_else(|e| e.into_inner());
+        let lost = lock(&self.shared.lost);
         lost.get(&self.rank).cloned()
     }
 
     fn end(&mut self, why: &str) {
         // The reason first (B4): the pump's cut, and the cuts of the other links that
         // follow a loss, then name it.
-        let mut lost = self.shared.lost.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lost = lock(&self.shared.lost);
         lost.entry(self.rank).or_insert_with(|| why.to_owned());
         drop(lost);
-        let mut cut = self.shared.cut.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cut = lock(&self.shared.cut);
         cut.push(self.rank);
     }
 }
@@ -652,13 +649,9 @@ impl Executor for MpiCommExecutor {
         self.clone()
     }
 
-    /// M4. Called from a callback on one of the executor's reader threads, it does not wait.
+    /// M4. Called from a callback on one of the executor's reader threads, it does not wait
+    /// (the process pool's rule, which also leaves MPI to the last handle's drop).
     fn shutdown_with(&self, options: Shutdown) {
-        let options = if self.pool.on_reader_thread() {
-            options.wait(false)
-        } else {
-            options
-        };
         self.pool.shutdown_with(options);
     }
 }

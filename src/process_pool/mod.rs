@@ -162,7 +162,7 @@ impl Kind {
     fn broken(self, reason: impl Into<String>) -> Exception {
         match self {
             Kind::Processes => Exception::broken_process_pool(reason),
-            Kind::Ranks => Exception::broken(crate::BrokenKind::Executor, reason),
+            Kind::Ranks => Exception::broken_executor(reason),
         }
     }
 

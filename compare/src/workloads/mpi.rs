@@ -11,6 +11,7 @@
 use crate::results::Results;
 use crate::settings::Settings;
 use crate::stats::percentile;
+use crate::workloads::process::echo;
 use concurrent_futures::{Executor, MapOptions, ProcessPoolExecutor, task};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,12 +21,6 @@ pub const PROCESS: &str = crate::workloads::process::NAME;
 
 /// The serving-rank counts measured: 1, 2 and 4 (3 ranks is the headline).
 pub const SERVING: [usize; 3] = [1, 2, 4];
-
-task! {
-    fn echo(x: u64) -> u64 {
-        x
-    }
-}
 
 task! {
     /// About 100 µs of CPU.
